@@ -1,0 +1,42 @@
+/* The filter engine's contract: pure classification, no I/O, no allocation after fg_engine_compile.
+ * Shared by every backend, the cffi binding, the fuzzers and the benchmark. Extend, do not break. */
+#ifndef FG_ENGINE_H
+#define FG_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FG_BURST_MAX 64
+
+enum fg_verdict { FG_DROP = 0, FG_PASS = 1 };
+
+struct fg_engine; /* compiled rule set, its counters and its rate-limit table */
+
+struct fg_counters {
+	uint64_t packets;
+	uint64_t passed;
+	uint64_t dropped;
+	uint64_t malformed; /* frames whose headers failed bounds or validity checks */
+};
+
+/* Compile a rules file held in memory. On error: NULL, and err holds "line N: what is wrong, what to do". */
+struct fg_engine *fg_engine_compile(const char *text, size_t len, char *err, size_t errlen);
+void fg_engine_free(struct fg_engine *e);
+
+/* Classify n <= FG_BURST_MAX frames, each starting at its Ethernet header. now_ns is CLOCK_MONOTONIC,
+ * used by rate limits. Writes one enum fg_verdict per frame into verdicts and updates counters. */
+void fg_engine_classify(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens, uint32_t n,
+			uint64_t now_ns, uint8_t *verdicts);
+
+void fg_engine_counters(const struct fg_engine *e, struct fg_counters *out);
+uint32_t fg_engine_rule_count(const struct fg_engine *e);
+/* Rule i's name, action ("pass"/"drop"/...) and hit count; returns 0, or -1 when i is out of range. */
+int fg_engine_rule_info(const struct fg_engine *e, uint32_t i, const char **name, const char **action,
+			uint64_t *hits);
+/* On reload (SIGHUP): carry totals and per-rule hits (matched by rule name) from old into fresh. */
+void fg_engine_adopt_counters(struct fg_engine *fresh, const struct fg_engine *old);
+/* The engine's counters as one JSON object; returns the length written (excluding NUL), or the length
+ * needed when len is too small, like snprintf. */
+size_t fg_engine_stats_json(const struct fg_engine *e, char *buf, size_t len);
+
+#endif
