@@ -1,0 +1,146 @@
+#!/usr/bin/python
+"""Ansible module nic_facts: one snapshot of everything floodgate touches on a NIC."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: nic_facts
+short_description: Snapshot a NIC's driver, queues, offloads, RSS table, ntuple rules, counters and IRQs
+description:
+  - Reads, without changing anything, everything floodgate changes or watches on one interface
+    and returns it as C(nic); the part that unmitigate restores is returned as C(restorable).
+  - Driver and firmware (C(ethtool -i)), channel counts (C(ethtool -l)), offload features (C(ethtool -k)),
+    the RSS indirection table (C(ethtool -x)), ntuple rules (C(ethtool -n)), per-queue packet counters
+    (C(ethtool -S)), the IRQ of each queue with its CPU affinity (C(/proc/interrupts),
+    C(/proc/irq/N/smp_affinity_list)) and netmap presence (C(/dev/netmap), C(/sys/module/netmap)).
+  - What the driver does not support is reported as absent, not as an error; C(rxfh) is null and
+    C(ntuple.supported) false on drivers without them (veth).
+  - Fails, with a message naming the interface, the command and what to do, when the interface does not
+    exist or ethtool is missing.
+version_added: "0.1.0"
+author: floodgate
+options:
+  interface:
+    description: Interface name, as in C(ip link).
+    type: str
+    required: true
+    aliases: [name]
+  ethtool_path:
+    description: Path of the ethtool binary. Default is C(ethtool) from PATH, C(/usr/sbin) or C(/sbin).
+    type: str
+notes:
+  - Per-queue counters use the driver's own names (ixgbe C(rx_queue_N_packets), i40e C(rx-N.packets),
+    mlx5 C(rxN_packets), veth C(rx_queue_N_xdp_packets), which counts only while an XDP program is
+    attached in native mode).
+  - Sets the fact C(floodgate_nic) to the snapshot, as well as returning it.
+  - Supports check mode (it never changes anything).
+seealso:
+  - module: ethtool_features
+  - module: netmap_queue_check
+"""
+
+EXAMPLES = r"""
+- name: Record the NIC before a mitigation
+  nic_facts:
+    interface: eth3
+  register: before
+
+- name: Save what unmitigate restores
+  ansible.builtin.copy:
+    content: "{{ before.restorable | to_nice_json }}"
+    dest: /var/lib/floodgate/eth3.json
+    mode: "0600"
+
+- name: Queue 4 must exist
+  ansible.builtin.assert:
+    that: before.nic.queue_stats.rx['4'] is defined
+"""
+
+RETURN = r"""
+nic:
+  description: The snapshot.
+  returned: success
+  type: dict
+  contains:
+    interface:
+      description: The interface.
+      type: str
+      sample: eth3
+    driver:
+      description: C(ethtool -i) fields; null where the driver prints none.
+      type: dict
+      sample: {"driver": "ixgbe", "version": "6.1.0-18-amd64", "firmware_version": "0x61bf0001", "bus_info": "0000:03:00.1"}
+    channels:
+      description: C(ethtool -l) counts (rx, tx, other, combined, max_*); null entries mean n/a. Null when unsupported.
+      type: dict
+      sample: {"combined": 16, "max_combined": 63, "rx": null, "max_rx": null, "tx": null, "max_tx": null, "other": 1, "max_other": 1}
+    features:
+      description: Every offload feature by C(ethtool -k) name.
+      type: dict
+      sample: {"generic-receive-offload": {"on": true, "fixed": false}}
+    rxfh:
+      description: RSS indirection table, or null when the driver has none.
+      type: dict
+      sample: {"ring_count": 16, "table": [0, 1, 2], "hash_key": "3c:a5:...", "hash_funcs": {"toeplitz": true}}
+    ntuple:
+      description: ntuple (flow director) state and rules; C(supported) false when C(ethtool -n) is not supported.
+      type: dict
+      sample: {"supported": true, "enabled": true, "rule_count": 1, "table_size": null, "rules": [{"id": 2045, "flow_type": "udp4", "dst_port": 53, "action": 4}]}
+    queue_stats:
+      description: Packet counter of each queue, by direction and queue number (string keys).
+      type: dict
+      sample: {"rx": {"0": 1234, "4": 99}, "tx": {"0": 42}}
+    irqs:
+      description: The IRQ of each queue and its CPU affinity list; empty for virtual NICs.
+      type: list
+      elements: dict
+      sample: [{"queue": 4, "irq": 67, "name": "eth3-TxRx-4", "affinity_list": "4"}]
+    netmap:
+      description: Whether /dev/netmap exists and the netmap module is loaded (and its version).
+      type: dict
+      sample: {"device": false, "module": false, "version": null}
+restorable:
+  description:
+    - The subset unmitigate restores - changeable kernel features (not aggregates, not [fixed]), the RSS
+      table, ntuple rules, IRQ affinities. Null parts were not readable on this driver.
+  returned: success
+  type: dict
+  sample: {"interface": "eth3", "features": {"rx-gro": true}, "rxfh": {"table": [0, 1]}, "ntuple": {"rules": []}, "irq_affinity": {"67": "4"}}
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.floodgate.ethtool_cmd import EthtoolError
+from ansible.module_utils.floodgate.nic_errors import fail, find_ethtool
+from ansible.module_utils.floodgate.snapshot import gather, restorable
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "interface": {"type": "str", "required": True, "aliases": ["name"]},
+            "ethtool_path": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    iface: str = module.params["interface"]
+    ethtool = find_ethtool(module, module.params["ethtool_path"])
+    try:
+        nic: dict[str, Any] = gather(module, ethtool, iface)
+    except EthtoolError as err:
+        fail(module, err, interface=iface)
+        return
+    except ValueError as err:  # a parser met output it does not understand: say which, change nothing
+        module.fail_json(
+            msg=f"{iface}: cannot read ethtool output ({err}); report this with the output of "
+            f"'{ethtool} -i/-l/-k/-x/-n {iface}'. Nothing was changed.",
+            interface=iface,
+        )
+        return
+    module.exit_json(changed=False, nic=nic, restorable=restorable(nic), ansible_facts={"floodgate_nic": nic})
+
+
+if __name__ == "__main__":
+    main()
