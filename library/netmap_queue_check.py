@@ -1,0 +1,221 @@
+#!/usr/bin/python
+"""Ansible module netmap_queue_check: verify a single-queue mitigation on one host, link by link."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: netmap_queue_check
+short_description: Verify that one NIC queue is taken from the kernel and its receiver consumes the flood
+description:
+  - Checks, in order, every link a single-queue mitigation depends on and stops at the first broken one,
+    failing with what is wrong and what to do. It changes nothing.
+  - 1. C(netmap) - with I(backend=netmap), C(/dev/netmap) exists and the netmap module is loaded.
+  - 2. C(queue) - queue I(queue) exists (RSS ring count, else C(ethtool -l)).
+  - 3. C(rss) - the queue has weight 0 in the RSS indirection table (C(ethtool -x)), so no normal traffic reaches it.
+  - 4. C(ntuple) - the ntuple rules send traffic to the queue (C(ethtool -n)); with I(rules), each of them does.
+  - 5. C(nic_counter) - the queue's packet counter (C(ethtool -S)) rises by at least I(min_packets) over
+    I(sample_seconds).
+  - 6. C(receiver) - over the same window the receiver's stats file (written by C(floodgate-rx)) was rewritten,
+    names this interface, queue and backend, and its packet count rose by at least I(min_packets).
+version_added: "0.1.0"
+author: floodgate
+options:
+  interface:
+    description: Interface carrying the mitigated queue.
+    type: str
+    required: true
+    aliases: [name]
+  queue:
+    description: The RX queue taken from the kernel.
+    type: int
+    required: true
+  backend:
+    description: The receiver's backend. C(netmap) also requires netmap to be loaded.
+    type: str
+    choices: [netmap, af_xdp]
+    default: netmap
+  rules:
+    description:
+      - ntuple rules that must steer to I(queue), in the shape of the ethtool_ntuple module
+        (C(flow_type), C(dst_port), ...; C(action) defaults to I(queue)).
+      - When omitted, at least one rule must point at I(queue).
+    type: list
+    elements: dict
+  stats_path:
+    description: The receiver's stats JSON. Default C(/run/floodgate/rx-INTERFACE-QUEUE.json).
+    type: path
+  sample_seconds:
+    description: Length of the sample window; longer than the receiver's stats interval (1 s).
+    type: float
+    default: 3.0
+  min_packets:
+    description: Packets the queue and the receiver must each see during the window. 0 verifies an idle mitigation.
+    type: int
+    default: 1
+  ethtool_path:
+    description: Path of the ethtool binary. Default is C(ethtool) from PATH, C(/usr/sbin) or C(/sbin).
+    type: str
+notes:
+  - Supports check mode (it never changes anything); it always waits I(sample_seconds).
+  - On veth (the lab) the per-queue counter is C(rx_queue_N_xdp_packets), which counts only while an XDP
+    program is attached in native mode; the RSS table and ntuple rules there come from the lab's modelled
+    ethtool front end.
+seealso:
+  - module: nic_facts
+"""
+
+EXAMPLES = r"""
+- name: Verify the DNS flood on eth3 is taken by the netmap receiver on queue 4
+  netmap_queue_check:
+    interface: eth3
+    queue: 4
+    backend: netmap
+    rules:
+      - flow_type: udp4
+        dst_port: 53
+    sample_seconds: 5
+    min_packets: 1000
+  register: check
+
+- name: Lab edge, AF_XDP receiver on queue 4, idle mitigation allowed
+  netmap_queue_check:
+    interface: eth1
+    queue: 4
+    backend: af_xdp
+    min_packets: 0
+"""
+
+RETURN = r"""
+ok:
+  description: True when every link holds.
+  returned: always
+  type: bool
+broken:
+  description: Name of the first broken link (netmap, queue, rss, ntuple, nic_counter, receiver), or null.
+  returned: always
+  type: str
+  sample: rss
+links:
+  description: The links checked, in order, up to and including the first broken one.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "queue", "ok": true, "detail": "queue 4 exists (16 RX queues)", "fix": ""}]
+nic_packets:
+  description: Packets the queue's NIC counter rose by during the window (null when not sampled).
+  returned: always
+  type: int
+receiver_packets:
+  description: Packets the receiver's stats rose by during the window (null when not sampled).
+  returned: always
+  type: int
+receiver:
+  description: The receiver's stats at the end of the window.
+  returned: when sampled
+  type: dict
+stats_path:
+  description: The receiver stats file read.
+  returned: always
+  type: str
+"""
+
+import time
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.floodgate.ethtool_cmd import EthtoolError
+from ansible.module_utils.floodgate.nic_errors import fail, find_ethtool, run
+from ansible.module_utils.floodgate.queue_check import (
+    check_netmap,
+    check_nic_counter,
+    check_ntuple,
+    check_queue_exists,
+    check_receiver,
+    check_rss_weight,
+    read_receiver_stats,
+)
+from ansible.module_utils.floodgate.snapshot import gather
+from ansible.module_utils.floodgate.stats import parse_stats, rx_packets
+
+
+def _rx_counter(module: AnsibleModule, ethtool: str, iface: str, queue: int) -> int | None:
+    return rx_packets(parse_stats(run(module, ethtool, iface, "reading NIC statistics", "-S", iface)), queue)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "interface": {"type": "str", "required": True, "aliases": ["name"]},
+            "queue": {"type": "int", "required": True},
+            "backend": {"type": "str", "choices": ["netmap", "af_xdp"], "default": "netmap"},
+            "rules": {"type": "list", "elements": "dict"},
+            "stats_path": {"type": "path"},
+            "sample_seconds": {"type": "float", "default": 3.0},
+            "min_packets": {"type": "int", "default": 1},
+            "ethtool_path": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    iface, queue, backend = p["interface"], p["queue"], p["backend"]
+    if queue < 0 or p["sample_seconds"] <= 0 or p["min_packets"] < 0:
+        module.fail_json(
+            msg="queue and min_packets must be >= 0 and sample_seconds > 0. Nothing was checked."
+        )
+    stats_path = p["stats_path"] or f"/run/floodgate/rx-{iface}-{queue}.json"
+    result: dict[str, Any] = {
+        "changed": False,
+        "ok": False,
+        "broken": None,
+        "links": [],
+        "nic_packets": None,
+        "receiver_packets": None,
+        "stats_path": stats_path,
+    }
+
+    def finish(new: dict[str, Any]) -> bool:
+        """Record a link; on a broken one, fail with it. Returns True to continue."""
+        result["links"].append(new)
+        if new["ok"]:
+            return True
+        result["broken"] = new["name"]
+        module.fail_json(
+            msg=f"{iface} queue {queue}: '{new['name']}' is broken: {new['detail']}. What to do: {new['fix']}.",
+            **result,
+        )
+        return False
+
+    ethtool = find_ethtool(module, p["ethtool_path"])
+    try:
+        nic = gather(module, ethtool, iface)
+        finish(check_netmap(nic["netmap"], backend))
+        finish(check_queue_exists(nic, queue))
+        finish(check_rss_weight(nic, queue))
+        try:
+            finish(check_ntuple(nic, queue, p["rules"]))
+        except ValueError as err:  # a malformed expected rule
+            module.fail_json(msg=f"rules: {err}. Nothing was checked beyond the RSS table.", **result)
+        nic_before = _rx_counter(module, ethtool, iface, queue)
+        rx_before = read_receiver_stats(stats_path)
+        time.sleep(p["sample_seconds"])
+        nic_after = _rx_counter(module, ethtool, iface, queue)
+        rx_after = read_receiver_stats(stats_path)
+    except EthtoolError as err:
+        fail(module, err, interface=iface, **result)
+        return
+    counter, result["nic_packets"] = check_nic_counter(
+        iface, queue, nic_before, nic_after, p["sample_seconds"], p["min_packets"]
+    )
+    finish(counter)
+    result["receiver"] = rx_after
+    receiver, result["receiver_packets"] = check_receiver(
+        stats_path, iface, queue, backend, rx_before, rx_after, p["min_packets"]
+    )
+    finish(receiver)
+    result["ok"] = True
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
