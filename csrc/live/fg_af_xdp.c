@@ -1,0 +1,260 @@
+/* af_xdp backend: one AF_XDP socket (libxdp) bound to one RX queue in native mode; every other queue stays
+ * with the kernel. Frames are classified in bursts; passed ones go back to the kernel through a TUN device,
+ * the rest are dropped by returning their buffer to the fill ring. No allocation or syscall per dropped
+ * frame; one write() per passed frame (the few valid ones). */
+#define _GNU_SOURCE
+#include "../fg_live.h"
+
+#include <stdio.h>
+
+#ifndef FG_HAVE_AF_XDP
+int fg_live_af_xdp(const struct fg_live_opts *o)
+{
+	(void)o;
+	fprintf(stderr, "floodgate-rx: built without the af_xdp backend: install libxdp-dev, libbpf-dev and "
+			"pkg-config, then rebuild with `make -C csrc`\n");
+	return 2;
+}
+#else
+
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <xdp/libxdp.h>
+#include <xdp/xsk.h>
+
+#include "fg_inject.h"
+#include "fg_runtime.h"
+
+#define FRAME_SIZE 2048u
+#define NUM_FRAMES 4096u /* == fill ring size: every frame is either with the kernel or in our hands */
+#define FILL_SIZE NUM_FRAMES
+#define RX_SIZE 2048u
+#define BUSY_RETRY_MS 10000 /* a queue freed by a previous owner can report EBUSY for about 2 s */
+
+struct xsk_rx {
+	void *area;
+	struct xsk_umem *umem;
+	struct xsk_socket *xsk;
+	struct xsk_ring_prod fill;
+	struct xsk_ring_cons comp;
+	struct xsk_ring_cons rx;
+	int zerocopy;
+};
+
+static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBXDP_DEBUG || (level == LIBXDP_INFO && !getenv("FG_DEBUG")))
+		return 0;
+	fputs("floodgate-rx: libxdp: ", stderr);
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static int create_socket(struct xsk_rx *x, const struct fg_live_opts *o, int zerocopy)
+{
+	struct xsk_socket_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.rx_size = RX_SIZE;
+	cfg.tx_size = 0;
+	cfg.libxdp_flags = 0; /* libxdp loads its default XSK program, joining the dispatcher when one is there */
+	cfg.xdp_flags = XDP_FLAGS_DRV_MODE; /* generic mode numbers queues differently on some kernels */
+	cfg.bind_flags = (uint16_t)(XDP_USE_NEED_WAKEUP | (zerocopy ? XDP_ZEROCOPY : XDP_COPY));
+	return xsk_socket__create(&x->xsk, o->ifname, o->queue, x->umem, &x->rx, NULL, &cfg);
+}
+
+/* Bind the queue: zero-copy first when allowed, then copy; retry EBUSY with back-off. */
+static int bind_queue(struct xsk_rx *x, const struct fg_live_opts *o)
+{
+	unsigned waited = 0, step = 50;
+	int announced = 0;
+	for (;;) {
+		int rc = -EOPNOTSUPP;
+		if (o->zerocopy != 0) {
+			rc = create_socket(x, o, 1);
+			x->zerocopy = rc == 0;
+			if (rc != 0 && rc != -EBUSY && o->zerocopy == 1) {
+				fprintf(stderr,
+					"floodgate-rx: zero-copy AF_XDP is not available on %s queue %u: %s (use "
+					"--zerocopy auto or off)\n",
+					o->ifname, o->queue, strerror(-rc));
+				return -1;
+			}
+		}
+		if (rc != 0 && rc != -EBUSY && o->zerocopy != 1)
+			rc = create_socket(x, o, 0);
+		if (rc == 0)
+			return 0;
+		if (rc == -EBUSY && waited < BUSY_RETRY_MS && !fg_rt_stop) {
+			if (!announced++)
+				fprintf(stderr, "floodgate-rx: %s queue %u is busy, retrying for up to %u s\n", o->ifname,
+					o->queue, BUSY_RETRY_MS / 1000);
+			sleep_ms(step);
+			waited += step;
+			step = step * 2 > 500 ? 500 : step * 2;
+			continue;
+		}
+		const char *hint = "";
+		if (rc == -EBUSY)
+			hint = " (another AF_XDP socket or XDP program owns the queue: stop it, or check `ip link show "
+			       "dev IF` and `xdp-loader status`)";
+		else if (rc == -EOPNOTSUPP)
+			hint = " (the driver has no native XDP mode)";
+		else if (rc == -EPERM)
+			hint = " (needs root, or CAP_NET_ADMIN+CAP_BPF+CAP_NET_RAW)";
+		fprintf(stderr, "floodgate-rx: cannot bind AF_XDP socket to %s queue %u: %s%s\n", o->ifname, o->queue,
+			strerror(-rc), hint);
+		return -1;
+	}
+}
+
+static int setup(struct xsk_rx *x, const struct fg_live_opts *o)
+{
+	size_t size = (size_t)NUM_FRAMES * FRAME_SIZE;
+	x->area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (x->area == MAP_FAILED) {
+		x->area = NULL;
+		fprintf(stderr, "floodgate-rx: cannot map %zu bytes of UMEM: %s\n", size, strerror(errno));
+		return -1;
+	}
+	struct xsk_umem_config ucfg = {
+		.fill_size = FILL_SIZE,
+		.comp_size = 64,
+		.frame_size = FRAME_SIZE,
+		.frame_headroom = 0,
+		.flags = 0,
+	};
+	int rc = xsk_umem__create(&x->umem, x->area, size, &x->fill, &x->comp, &ucfg);
+	if (rc != 0) {
+		fprintf(stderr, "floodgate-rx: cannot register UMEM: %s%s\n", strerror(-rc),
+			rc == -ENOMEM || rc == -EPERM ? " (raise the memlock limit: LimitMEMLOCK=infinity)" : "");
+		return -1;
+	}
+	if (bind_queue(x, o) != 0)
+		return -1;
+	uint32_t idx = 0;
+	if (xsk_ring_prod__reserve(&x->fill, NUM_FRAMES, &idx) != NUM_FRAMES) {
+		fprintf(stderr, "floodgate-rx: cannot fill the UMEM fill ring\n");
+		return -1;
+	}
+	for (uint32_t i = 0; i < NUM_FRAMES; i++)
+		*xsk_ring_prod__fill_addr(&x->fill, idx + i) = (uint64_t)i * FRAME_SIZE;
+	xsk_ring_prod__submit(&x->fill, NUM_FRAMES);
+	return 0;
+}
+
+static void release(struct xsk_rx *x)
+{
+	if (x->xsk)
+		xsk_socket__delete(x->xsk); /* also detaches libxdp's program when this was its last socket */
+	if (x->umem)
+		xsk_umem__delete(x->umem);
+	if (x->area)
+		munmap(x->area, (size_t)NUM_FRAMES * FRAME_SIZE);
+	memset(x, 0, sizeof(*x));
+}
+
+static void inject(struct fg_rt *rt, int tun, const uint8_t *frame, uint32_t len)
+{
+	int off = fg_l3_offset(frame, len);
+	if (off < 0 || write(tun, frame + off, len - (uint32_t)off) < 0)
+		rt->io.inject_errors++;
+	else
+		rt->io.injected++;
+}
+
+static void run(struct fg_rt *rt, struct xsk_rx *x, int tun)
+{
+	const uint8_t *frames[FG_BURST_MAX];
+	uint32_t lens[FG_BURST_MAX];
+	uint64_t addrs[FG_BURST_MAX];
+	uint8_t verdicts[FG_BURST_MAX];
+	struct pollfd pfd = {.fd = xsk_socket__fd(x->xsk), .events = POLLIN};
+
+	while (!fg_rt_stop) {
+		uint32_t idx = 0;
+		uint32_t n = xsk_ring_cons__peek(&x->rx, FG_BURST_MAX, &idx);
+		uint64_t now = fg_rt_now_ns();
+		if (n == 0) {
+			if (xsk_ring_prod__needs_wakeup(&x->fill))
+				recvfrom(pfd.fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+			/* Sleep until frames arrive, a signal, or the next stats write is due. */
+			uint64_t due = rt->next_stats_ns > now ? (rt->next_stats_ns - now) / 1000000 + 1 : 0;
+			poll(&pfd, 1, due > 1000 ? 1000 : (int)due);
+			fg_rt_tick(rt, fg_rt_now_ns());
+			continue;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
+			addrs[i] = d->addr;
+			frames[i] = xsk_umem__get_data(x->area, d->addr);
+			lens[i] = d->len;
+		}
+		fg_engine_classify(rt->eng, frames, lens, n, now, verdicts);
+		for (uint32_t i = 0; i < n; i++)
+			if (verdicts[i] == FG_PASS)
+				inject(rt, tun, frames[i], lens[i]);
+		xsk_ring_cons__release(&x->rx, n);
+		/* Every frame goes straight back to the kernel: NUM_FRAMES == FILL_SIZE, so this always fits. */
+		uint32_t fidx = 0;
+		if (xsk_ring_prod__reserve(&x->fill, n, &fidx) == n) {
+			for (uint32_t i = 0; i < n; i++)
+				*xsk_ring_prod__fill_addr(&x->fill, fidx + i) = addrs[i] & ~(uint64_t)(FRAME_SIZE - 1);
+			xsk_ring_prod__submit(&x->fill, n);
+		}
+		if (fg_rt_reload || now >= rt->next_stats_ns)
+			fg_rt_tick(rt, now); /* reload swaps the engine here, between two bursts */
+	}
+}
+
+int fg_live_af_xdp(const struct fg_live_opts *o)
+{
+	struct fg_rt rt;
+	int rc = fg_rt_setup(&rt, o, "af_xdp");
+	if (rc != 0)
+		return rc;
+	libxdp_set_print(libxdp_log);
+
+	char tun_name[16]; /* IFNAMSIZ */
+	snprintf(tun_name, sizeof(tun_name), "fg%u", o->queue);
+	const char *inject_dev = o->inject_dev ? o->inject_dev : tun_name;
+	char err[256];
+	int tun = fg_tun_open(inject_dev, err, sizeof(err));
+	if (tun < 0) {
+		fprintf(stderr, "floodgate-rx: %s\n", err);
+		fg_rt_teardown(&rt);
+		return FG_EXIT_USAGE;
+	}
+
+	struct xsk_rx x;
+	memset(&x, 0, sizeof(x));
+	if (setup(&x, o) != 0) {
+		release(&x);
+		close(tun);
+		fg_rt_teardown(&rt);
+		return FG_EXIT_RUNTIME;
+	}
+	fprintf(stderr, "floodgate-rx: af_xdp on %s queue %u (native mode, %s), re-injecting through %s\n", o->ifname,
+		o->queue, x.zerocopy ? "zero-copy" : "copy", inject_dev);
+	fg_rt_ready(&rt);
+	run(&rt, &x, tun);
+	fg_rt_teardown(&rt);
+	release(&x); /* the queue returns to the kernel before we exit */
+	close(tun);
+	fprintf(stderr, "floodgate-rx: stopped, %s queue %u released\n", o->ifname, o->queue);
+	return FG_EXIT_OK;
+}
+#endif

@@ -1,0 +1,433 @@
+/* Runtime shared by the live backends (see fg_runtime.h). */
+#define _GNU_SOURCE
+#include "fg_runtime.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile sig_atomic_t fg_rt_stop;
+volatile sig_atomic_t fg_rt_reload;
+
+uint64_t fg_rt_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int fg_rt_rx_queue_count(const char *ifname)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, "rx-", 3) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+int fg_rt_check_queue(const char *ifname, unsigned queue, char *err, size_t errlen)
+{
+	if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ || strchr(ifname, '/')) {
+		snprintf(err, errlen, "interface name \"%s\" is not valid: give a name from `ip link`",
+			 ifname ? ifname : "");
+		return -1;
+	}
+	if (if_nametoindex(ifname) == 0) {
+		snprintf(err, errlen, "interface %s not found: check `ip link`", ifname);
+		return -1;
+	}
+	int n = fg_rt_rx_queue_count(ifname);
+	if (n < 0) {
+		snprintf(err, errlen, "interface %s: cannot read /sys/class/net/%s/queues: %s", ifname, ifname,
+			 strerror(errno));
+		return -1;
+	}
+	if (queue >= (unsigned)n) {
+		snprintf(err, errlen, "queue %u out of range: %s has %d RX queue%s (ethtool -l %s)", queue, ifname,
+			 n, n == 1 ? "" : "s", ifname);
+		return -1;
+	}
+	return 0;
+}
+
+char *fg_rt_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		n += fread(buf + n, 1, cap - n - 1, f);
+		if (ferror(f)) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		if (feof(f))
+			break;
+		if (cap > (64u << 20)) { /* a rules file is not this big: refuse rather than grow */
+			free(buf);
+			buf = NULL;
+			errno = EFBIG;
+			break;
+		}
+		char *bigger = realloc(buf, cap * 2);
+		if (!bigger) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		buf = bigger;
+		cap *= 2;
+	}
+	int saved = errno;
+	fclose(f);
+	errno = saved;
+	if (!buf)
+		return NULL;
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* Compile the rules file; NULL with a message on stderr when it cannot be read or compiled. */
+static struct fg_engine *load_rules(const char *path)
+{
+	size_t len = 0;
+	char *text = fg_rt_read_file(path, &len);
+	if (!text) {
+		fprintf(stderr, "floodgate-rx: cannot read rules file %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	char err[512] = "";
+	struct fg_engine *e = fg_engine_compile(text, len, err, sizeof(err));
+	free(text);
+	if (!e)
+		fprintf(stderr, "floodgate-rx: rules file %s: %s\n", path, err[0] ? err : "cannot compile");
+	return e;
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	fg_rt_stop = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	fg_rt_reload = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocking poll() returns EINTR so the loop sees the flag at once. */
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int pin_cpu(int cpu)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	if (cpu < 0 || cpu >= CPU_SETSIZE || (ncpu > 0 && cpu >= ncpu)) {
+		fprintf(stderr, "floodgate-rx: --cpu %d is not a CPU of this host (CPUs 0-%ld): pick one from `lscpu`\n",
+			cpu, ncpu - 1);
+		return -1;
+	}
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+		fprintf(stderr, "floodgate-rx: cannot pin to CPU %d: %s (is it offline or outside this cgroup's cpuset?)\n",
+			cpu, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int fg_rt_setup(struct fg_rt *rt, const struct fg_live_opts *o, const char *backend)
+{
+	memset(rt, 0, sizeof(*rt));
+	rt->o = o;
+	rt->backend = backend;
+	char err[256];
+	if (!o->rules_path) {
+		fprintf(stderr, "floodgate-rx: --rules FILE is required\n");
+		return FG_EXIT_USAGE;
+	}
+	if (fg_rt_check_queue(o->ifname, o->queue, err, sizeof(err)) != 0) {
+		fprintf(stderr, "floodgate-rx: %s\n", err);
+		return FG_EXIT_USAGE;
+	}
+	rt->eng = load_rules(o->rules_path);
+	if (!rt->eng)
+		return FG_EXIT_USAGE;
+	rt->interval_ns = (uint64_t)(o->stats_interval_ms ? o->stats_interval_ms : 1000) * 1000000ull;
+	install_signals();
+	if (o->cpu >= 0 && pin_cpu(o->cpu) != 0)
+		goto fail;
+	if (o->mlock && mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+		fprintf(stderr,
+			"floodgate-rx: mlockall: %s: raise the memlock limit (systemd: LimitMEMLOCK=infinity) or drop "
+			"--mlock\n",
+			strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	fg_engine_free(rt->eng);
+	rt->eng = NULL;
+	return FG_EXIT_USAGE;
+}
+
+void fg_rt_notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	if (!path || !*path)
+		return;
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	size_t plen = strlen(path);
+	if ((path[0] != '/' && path[0] != '@') || plen >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, plen);
+	if (path[0] == '@') /* abstract namespace */
+		sa.sun_path[0] = '\0';
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen) < 0)
+		fprintf(stderr, "floodgate-rx: sd_notify %s: %s\n", path, strerror(errno));
+	close(fd);
+}
+
+/* mkdir -p of path's parent directory. */
+static void make_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return;
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(dir, 0755);
+			*p = '/';
+		}
+	}
+	mkdir(dir, 0755);
+}
+
+/* Write tmp then rename: readers (node_exporter, Ansible) never see a half-written file. */
+static int write_atomic(const char *path, void (*emit)(FILE *, struct fg_rt *), struct fg_rt *rt)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+		return -1;
+	FILE *f = fopen(tmp, "w");
+	if (!f && errno == ENOENT) {
+		make_parent(path);
+		f = fopen(tmp, "w");
+	}
+	if (!f)
+		return -1;
+	emit(f, rt);
+	if (fflush(f) != 0 || ferror(f)) {
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	fclose(f);
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Rule names come from the rules file: escape anything that would break a JSON or Prometheus string. */
+static void put_escaped(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+}
+
+static void emit_json(FILE *f, struct fg_rt *rt)
+{
+	struct fg_counters c;
+	struct timespec ts;
+	fg_engine_counters(rt->eng, &c);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(f, "{\"backend\":\"%s\",\"interface\":\"", rt->backend);
+	put_escaped(f, rt->o->ifname);
+	fprintf(f,
+		"\",\"queue\":%u,\"timestamp\":%lld.%03ld,\"packets\":%llu,\"passed\":%llu,\"dropped\":%llu,"
+		"\"malformed\":%llu,\"injected\":%llu,\"inject_errors\":%llu,\"reloads\":%llu,\"reload_errors\":%llu,"
+		"\"rules\":[",
+		rt->o->queue, (long long)ts.tv_sec, ts.tv_nsec / 1000000, (unsigned long long)c.packets,
+		(unsigned long long)c.passed, (unsigned long long)c.dropped, (unsigned long long)c.malformed,
+		(unsigned long long)rt->io.injected, (unsigned long long)rt->io.inject_errors,
+		(unsigned long long)rt->reloads, (unsigned long long)rt->reload_errs);
+	uint32_t n = fg_engine_rule_count(rt->eng);
+	for (uint32_t i = 0; i < n; i++) {
+		const char *name = NULL, *action = NULL;
+		uint64_t hits = 0;
+		if (fg_engine_rule_info(rt->eng, i, &name, &action, &hits) != 0)
+			break;
+		fputs(i ? ",{\"name\":\"" : "{\"name\":\"", f);
+		put_escaped(f, name);
+		fputs("\",\"action\":\"", f);
+		put_escaped(f, action);
+		fprintf(f, "\",\"hits\":%llu}", (unsigned long long)hits);
+	}
+	fputs("]}\n", f);
+}
+
+static void prom_counter(FILE *f, struct fg_rt *rt, const char *name, const char *help, uint64_t v)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s{interface=\"", name, help, name, name);
+	put_escaped(f, rt->o->ifname);
+	fprintf(f, "\",queue=\"%u\",backend=\"%s\"} %llu\n", rt->o->queue, rt->backend, (unsigned long long)v);
+}
+
+static void emit_prom(FILE *f, struct fg_rt *rt)
+{
+	struct fg_counters c;
+	fg_engine_counters(rt->eng, &c);
+	prom_counter(f, rt, "floodgate_rx_packets_total", "Frames received on the queue and classified.", c.packets);
+	prom_counter(f, rt, "floodgate_rx_passed_total", "Frames the rules passed to the kernel.", c.passed);
+	prom_counter(f, rt, "floodgate_rx_dropped_total", "Frames the rules dropped.", c.dropped);
+	prom_counter(f, rt, "floodgate_rx_malformed_total", "Frames whose headers failed bounds or validity checks.",
+		     c.malformed);
+	prom_counter(f, rt, "floodgate_rx_injected_total", "Passed frames handed back to the kernel.",
+		     rt->io.injected);
+	prom_counter(f, rt, "floodgate_rx_inject_errors_total", "Passed frames the kernel did not take.",
+		     rt->io.inject_errors);
+	fputs("# HELP floodgate_rx_rule_hits_total Frames each rule matched.\n"
+	      "# TYPE floodgate_rx_rule_hits_total counter\n",
+	      f);
+	uint32_t n = fg_engine_rule_count(rt->eng);
+	for (uint32_t i = 0; i < n; i++) {
+		const char *name = NULL, *action = NULL;
+		uint64_t hits = 0;
+		if (fg_engine_rule_info(rt->eng, i, &name, &action, &hits) != 0)
+			break;
+		fputs("floodgate_rx_rule_hits_total{interface=\"", f);
+		put_escaped(f, rt->o->ifname);
+		fprintf(f, "\",queue=\"%u\",backend=\"%s\",rule=\"", rt->o->queue, rt->backend);
+		put_escaped(f, name);
+		fputs("\",action=\"", f);
+		put_escaped(f, action);
+		fprintf(f, "\"} %llu\n", (unsigned long long)hits);
+	}
+}
+
+int fg_rt_write_stats(struct fg_rt *rt)
+{
+	int rc = 0;
+	static int warned_json, warned_prom; /* say it once, not every second */
+	if (rt->o->stats_json_path && write_atomic(rt->o->stats_json_path, emit_json, rt) != 0) {
+		if (!warned_json++)
+			fprintf(stderr, "floodgate-rx: cannot write stats %s: %s\n", rt->o->stats_json_path,
+				strerror(errno));
+		rc = -1;
+	}
+	if (rt->o->stats_prom_path && write_atomic(rt->o->stats_prom_path, emit_prom, rt) != 0) {
+		if (!warned_prom++)
+			fprintf(stderr, "floodgate-rx: cannot write stats %s: %s\n", rt->o->stats_prom_path,
+				strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+/* SIGHUP: compile the new file beside the running engine; swap only when it compiled. The backends call this
+ * between bursts, so no frame is ever classified by a half-built engine and none is lost. */
+static void reload(struct fg_rt *rt)
+{
+	fg_rt_notify("RELOADING=1");
+	struct fg_engine *fresh = load_rules(rt->o->rules_path);
+	if (!fresh) {
+		rt->reload_errs++;
+		fprintf(stderr, "floodgate-rx: reload refused, the previous rules stay in force\n");
+	} else {
+		fg_engine_adopt_counters(fresh, rt->eng);
+		fg_engine_free(rt->eng);
+		rt->eng = fresh;
+		rt->reloads++;
+		fprintf(stderr, "floodgate-rx: rules reloaded from %s (%u rules)\n", rt->o->rules_path,
+			fg_engine_rule_count(fresh));
+	}
+	fg_rt_notify("READY=1");
+}
+
+void fg_rt_ready(struct fg_rt *rt)
+{
+	fg_rt_write_stats(rt);
+	rt->next_stats_ns = fg_rt_now_ns() + rt->interval_ns;
+	fg_rt_notify("READY=1");
+}
+
+void fg_rt_tick(struct fg_rt *rt, uint64_t now_ns)
+{
+	if (fg_rt_reload) {
+		fg_rt_reload = 0;
+		reload(rt);
+		fg_rt_write_stats(rt);
+	}
+	if (now_ns >= rt->next_stats_ns) {
+		fg_rt_write_stats(rt);
+		rt->next_stats_ns = now_ns + rt->interval_ns;
+	}
+}
+
+void fg_rt_teardown(struct fg_rt *rt)
+{
+	fg_rt_notify("STOPPING=1");
+	if (rt->eng) {
+		fg_rt_write_stats(rt);
+		fg_engine_free(rt->eng);
+		rt->eng = NULL;
+	}
+}

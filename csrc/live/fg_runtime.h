@@ -1,0 +1,63 @@
+/* Runtime shared by the live backends: the parts of a receiver that are not packet I/O.
+ * Checks (interface, queue), CPU pinning, mlock, signals (stop, reload), sd_notify, stats files.
+ * Everything here runs between bursts, never per packet. */
+#ifndef FG_RUNTIME_H
+#define FG_RUNTIME_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../fg_engine.h"
+#include "../fg_live.h"
+
+/* Exit codes of a live backend (the process exit code). */
+enum { FG_EXIT_OK = 0, FG_EXIT_RUNTIME = 1, FG_EXIT_USAGE = 2 };
+
+/* Set by signal handlers; the packet loop checks them once per burst. */
+extern volatile sig_atomic_t fg_rt_stop;
+extern volatile sig_atomic_t fg_rt_reload;
+
+/* Counters of the I/O side, beside the engine's verdict counters. */
+struct fg_io_counters {
+	uint64_t injected;      /* passed frames handed back to the kernel */
+	uint64_t inject_errors; /* passed frames the kernel did not take (not IP, ring full, write error) */
+};
+
+struct fg_rt {
+	const struct fg_live_opts *o;
+	const char *backend;
+	struct fg_engine *eng;
+	struct fg_io_counters io;
+	uint64_t next_stats_ns;
+	uint64_t interval_ns;
+	uint64_t reloads;     /* successful SIGHUP reloads */
+	uint64_t reload_errs; /* reloads refused (bad rules file): the old rules stay */
+};
+
+uint64_t fg_rt_now_ns(void); /* CLOCK_MONOTONIC */
+
+/* "interface eth9 not found: check `ip link`" / "queue 9 out of range: eth1 has 8 RX queues (...)".
+ * Returns 0 when usable; else writes the reason to err and returns -1. */
+int fg_rt_check_queue(const char *ifname, unsigned queue, char *err, size_t errlen);
+/* Number of RX queues the kernel exposes for ifname (sysfs queues/rx-N), or -1. */
+int fg_rt_rx_queue_count(const char *ifname);
+
+/* Validate options, check interface and queue, load the rules, install signal handlers, pin, mlock.
+ * Prints a clear error on stderr and returns FG_EXIT_* on failure; 0 on success. */
+int fg_rt_setup(struct fg_rt *rt, const struct fg_live_opts *o, const char *backend);
+/* Once the queue is bound: READY=1 for systemd and a first stats write. */
+void fg_rt_ready(struct fg_rt *rt);
+/* Between bursts: apply a pending reload, write stats when due. Cheap when nothing is due. */
+void fg_rt_tick(struct fg_rt *rt, uint64_t now_ns);
+/* STOPPING=1, final stats, free the engine. */
+void fg_rt_teardown(struct fg_rt *rt);
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. No-op when unset. */
+void fg_rt_notify(const char *state);
+int fg_rt_write_stats(struct fg_rt *rt);
+
+/* Read a whole file into a fresh NUL-terminated buffer (caller frees); NULL and errno on error. */
+char *fg_rt_read_file(const char *path, size_t *len);
+
+#endif
