@@ -82,6 +82,8 @@ def run_module(module: str, args: dict[str, Any], check: bool = False, diff: boo
         ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
     )
     cmd = [str(REPO / ".venv/bin/ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m", module]
+    # the host side of a module runs on the system Python, as on a managed host
+    cmd += ["-e", "ansible_python_interpreter=/usr/bin/python3"]
     cmd += ["-a", json.dumps(args)]
     if check:
         cmd.append("--check")

@@ -107,7 +107,8 @@ def test_foreign_fields_never_match() -> None:
 
 
 def test_feature_and_added_id() -> None:
-    assert ntuple_feature(fixture("veth/ethtool-6.1_k.txt")) == (False, True)
+    k = json.loads(fixture("veth/ethtool-6.1_steering_errors.json"))["cases"]["k_ntuple"]["stdout"]
+    assert ntuple_feature(k) == (False, True)
     assert parse_added_id("Added rule with ID 2045\n") == 2045
     assert parse_added_id("") is None
 
@@ -120,7 +121,7 @@ def test_check_queue() -> None:
 
 
 def test_veth_error_texts_are_recorded() -> None:
-    cases = json.loads(fixture("veth/ethtool-6.1_errors.json"))["cases"]
+    cases = json.loads(fixture("veth/ethtool-6.1_steering_errors.json"))["cases"]
     # ethtool 6.1 exits 0 when the driver refuses an insert at a given location: only stderr tells
     assert cases["N_insert_loc"]["rc"] == 0
     assert "Cannot insert RX class rule" in cases["N_insert_loc"]["stderr"]
