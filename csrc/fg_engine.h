@@ -39,4 +39,33 @@ void fg_engine_adopt_counters(struct fg_engine *fresh, const struct fg_engine *o
  * needed when len is too small, like snprintf. */
 size_t fg_engine_stats_json(const struct fg_engine *e, char *buf, size_t len);
 
+/* ---- Extensions (added after the first contract; everything above is unchanged) ---- */
+
+/* How fg_engine_compile_ex resolves `src-file PATH` (docs/rules-format.md). */
+struct fg_compile_opts {
+	const char *base_dir; /* directory for relative src-file paths; NULL = the current directory */
+	int no_files;         /* 1: refuse src-file (fuzzers, untrusted text) */
+};
+
+/* fg_engine_compile with options; fg_engine_compile(t, l, err, n) == fg_engine_compile_ex(t, l, NULL, err, n). */
+struct fg_engine *fg_engine_compile_ex(const char *text, size_t len, const struct fg_compile_opts *o, char *err,
+				       size_t errlen);
+
+/* Which rule decided each frame, beside its verdict: */
+#define FG_DECIDED_DEFAULT 0xFFFFu   /* no rule matched: the default verdict */
+#define FG_DECIDED_MALFORMED 0xFFFEu /* headers failed the checks: dropped before any rule */
+/* fg_engine_classify that also writes, per frame, the index of the deciding rule (or FG_DECIDED_*). */
+void fg_engine_classify_explain(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens,
+				uint32_t n, uint64_t now_ns, uint8_t *verdicts, uint16_t *decided);
+
+/* The default verdict (FG_PASS/FG_DROP) and how many frames it decided. */
+int fg_engine_default_verdict(const struct fg_engine *e, uint64_t *hits);
+/* Sources evicted from rate-limit tables (all ratelimit rules together). */
+uint64_t fg_engine_ratelimit_evictions(const struct fg_engine *e);
+
+/* On reload: fg_engine_adopt_counters and, for every ratelimit rule whose name, rate, burst and table size
+ * are unchanged, swap its source table with old's (O(1), no copy), so a reload does not hand every source a
+ * fresh burst. old keeps working, with the fresh (empty) tables; free it next. */
+void fg_engine_adopt_state(struct fg_engine *fresh, struct fg_engine *old);
+
 #endif

@@ -1,0 +1,313 @@
+/* The classifier: compile (rules_parse.c), then classify bursts in two passes:
+ * 1. parse every frame into struct fg_pkt, prefetching the frame a few ahead and, for rate limits, the
+ *    source's table set, so that by pass 2 the cache misses of the whole burst have overlapped;
+ * 2. evaluate the rules in order for each frame (first match wins; ratelimit decides only over-rate frames).
+ * No allocation, no syscalls, no locks: one engine per packet loop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+#include "pkt_parse.h"
+
+#define PREFETCH_AHEAD 8 /* frames ahead; spread one per packet (a burst's worth at once gains nothing) */
+
+struct fg_engine *fg_engine_compile_ex(const char *text, size_t len, const struct fg_compile_opts *o, char *err,
+				       size_t errlen)
+{
+	char dummy[1];
+	if (!err || !errlen) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	struct fg_engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!text && len) {
+		snprintf(err, errlen, "no rules text");
+		free(e);
+		return NULL;
+	}
+	if (fg_rules_parse(e, text ? text : "", len, o, err, errlen)) {
+		fg_engine_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+struct fg_engine *fg_engine_compile(const char *text, size_t len, char *err, size_t errlen)
+{
+	return fg_engine_compile_ex(text, len, NULL, err, errlen);
+}
+
+void fg_engine_free(struct fg_engine *e)
+{
+	if (!e)
+		return;
+	if (e->rules)
+		for (uint32_t i = 0; i < e->nrules; i++)
+			fg_rule_free(&e->rules[i]);
+	free(e->rules);
+	free(e);
+}
+
+static inline int ascii_lower(int ch)
+{
+	return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+}
+
+static int suffix_match(const struct fg_rule *r, const struct fg_pkt *p)
+{
+	for (uint32_t i = 0; i < r->nsuffixes; i++) {
+		const struct fg_suffix *s = &r->suffixes[i];
+		if (s->nlabels > p->nlabels)
+			continue;
+		uint32_t off = p->label_off[p->nlabels - s->nlabels];
+		if ((uint32_t)p->qname_len - off != s->len)
+			continue;
+		const uint8_t *q = p->qname + off;
+		uint32_t k = 0;
+		while (k < s->len && ascii_lower(q[k]) == s->wire[k])
+			k++;
+		if (k == s->len)
+			return 1;
+	}
+	return 0;
+}
+
+/* All of the rule's terms hold for p (cheap flag tests first, table lookups last). */
+static inline int rule_matches(const struct fg_rule *r, const struct fg_pkt *p)
+{
+	uint32_t t = r->terms, f = p->flags;
+	if (!t)
+		return 1;
+	if ((t & FG_T_IPV4) && !(f & FG_PKT_IPV4))
+		return 0;
+	if ((t & FG_T_IPV6) && !(f & FG_PKT_IPV6))
+		return 0;
+	if ((t & FG_T_PROTO) && (!(f & (FG_PKT_IPV4 | FG_PKT_IPV6)) || p->proto != r->proto))
+		return 0;
+	if ((t & FG_T_FRAG) && !(f & FG_PKT_FRAG))
+		return 0;
+	if ((t & FG_T_DPORT) && (!(f & FG_PKT_L4) || !fg_bm_test(r->dport_bm, p->dport)))
+		return 0;
+	if ((t & FG_T_SPORT) && (!(f & FG_PKT_L4) || !fg_bm_test(r->sport_bm, p->sport)))
+		return 0;
+	if (t & FG_T_DNS_ANY) {
+		if (!(f & FG_PKT_DNSQ) || p->proto != 17)
+			return 0;
+		if ((t & FG_T_DNSVALID) && !(f & FG_PKT_DNSOK))
+			return 0;
+		if ((t & FG_T_QTYPE) && !fg_bm_test(r->qtype_bm, p->qtype))
+			return 0;
+	}
+	if (t & FG_T_SRC) {
+		if (f & FG_PKT_IPV4) {
+			if (!fg_prefix_set_has4(r->src, p->src4))
+				return 0;
+		} else if (f & FG_PKT_IPV6) {
+			if (!fg_prefix_set_has6(r->src, p->src6_hi, p->src6_lo))
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	if ((t & FG_T_SUFFIX) && !suffix_match(r, p))
+		return 0;
+	return 1;
+}
+
+static inline uint64_t rl_key(const struct fg_pkt *p)
+{
+	return (p->flags & FG_PKT_IPV4) ? fg_rl_key4(p->src4) : fg_rl_key6(p->src6_hi);
+}
+
+static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens, uint32_t n,
+			   uint64_t now, uint8_t *verdicts, uint16_t *decided)
+{
+	struct fg_pkt pk[FG_BURST_MAX];
+	uint64_t hash[FG_BURST_MAX];
+	const int want_dns = e->want_dns;
+	struct fg_rl *rl0 = e->rl_first < e->nrules ? &e->rules[e->rl_first].rl : NULL;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (i + PREFETCH_AHEAD < n) {
+			const uint8_t *nx = frames[i + PREFETCH_AHEAD];
+			__builtin_prefetch(nx);
+			__builtin_prefetch(nx + 64);
+		}
+		struct fg_pkt *p = &pk[i];
+		fg_pkt_parse(frames[i], lens[i], want_dns, p);
+		if (rl0 && (p->flags & (FG_PKT_IPV4 | FG_PKT_IPV6)) && !(p->flags & FG_PKT_MALFORMED)) {
+			/* the bucket this frame may need in pass 2: fetch it now, a burst ahead of its use */
+			hash[i] = fg_rl_hash(rl_key(p));
+			__builtin_prefetch(fg_rl_set(rl0, hash[i]), 1);
+		}
+	}
+
+	uint64_t passed = 0, malformed = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct fg_pkt *p = &pk[i];
+		uint8_t v;
+		uint16_t who;
+		if (p->flags & FG_PKT_MALFORMED) {
+			malformed++;
+			v = FG_DROP;
+			who = FG_DECIDED_MALFORMED;
+			goto done;
+		}
+		for (uint32_t k = 0; k < e->nrules; k++) {
+			struct fg_rule *r = &e->rules[k];
+			if (!rule_matches(r, p))
+				continue;
+			if (r->action == FG_ACT_RATELIMIT) {
+				if (!(p->flags & (FG_PKT_IPV4 | FG_PKT_IPV6)))
+					continue; /* no source to key on: a ratelimit rule never matches non-IP */
+				uint64_t key = rl_key(p);
+				uint64_t h = (k == e->rl_first) ? hash[i] : fg_rl_hash(key);
+				if (fg_rl_conform(&r->rl, key, h, now))
+					continue; /* within its rate: the following rules decide */
+				r->hits++;
+				v = FG_DROP;
+				who = (uint16_t)k;
+				goto done;
+			}
+			r->hits++;
+			v = r->action == FG_ACT_PASS ? FG_PASS : FG_DROP;
+			who = (uint16_t)k;
+			goto done;
+		}
+		e->default_hits++;
+		v = e->default_action == FG_ACT_PASS ? FG_PASS : FG_DROP;
+		who = FG_DECIDED_DEFAULT;
+done:
+		verdicts[i] = v;
+		passed += v;
+		if (decided)
+			decided[i] = who;
+	}
+	e->c.packets += n;
+	e->c.passed += passed;
+	e->c.dropped += n - passed;
+	e->c.malformed += malformed;
+}
+
+void fg_engine_classify_explain(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens,
+				uint32_t n, uint64_t now_ns, uint8_t *verdicts, uint16_t *decided)
+{
+	/* more than a burst is accepted and cut into bursts, so a caller's mistake never overflows pk[] */
+	for (uint32_t off = 0; off < n; off += FG_BURST_MAX) {
+		uint32_t m = n - off < FG_BURST_MAX ? n - off : FG_BURST_MAX;
+		classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, decided ? decided + off : NULL);
+	}
+}
+
+void fg_engine_classify(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens, uint32_t n,
+			uint64_t now_ns, uint8_t *verdicts)
+{
+	fg_engine_classify_explain(e, frames, lens, n, now_ns, verdicts, NULL);
+}
+
+void fg_engine_counters(const struct fg_engine *e, struct fg_counters *out)
+{
+	*out = e->c;
+}
+
+uint32_t fg_engine_rule_count(const struct fg_engine *e)
+{
+	return e->nrules;
+}
+
+static const char *action_name(uint8_t a)
+{
+	return a == FG_ACT_PASS ? "pass" : a == FG_ACT_DROP ? "drop" : "ratelimit";
+}
+
+int fg_engine_rule_info(const struct fg_engine *e, uint32_t i, const char **name, const char **action,
+			uint64_t *hits)
+{
+	if (i >= e->nrules)
+		return -1;
+	if (name)
+		*name = e->rules[i].name;
+	if (action)
+		*action = action_name(e->rules[i].action);
+	if (hits)
+		*hits = e->rules[i].hits;
+	return 0;
+}
+
+int fg_engine_default_verdict(const struct fg_engine *e, uint64_t *hits)
+{
+	if (hits)
+		*hits = e->default_hits;
+	return e->default_action == FG_ACT_PASS ? FG_PASS : FG_DROP;
+}
+
+uint64_t fg_engine_ratelimit_evictions(const struct fg_engine *e)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < e->nrules; i++)
+		n += e->rules[i].rl.evictions;
+	return n;
+}
+
+static const struct fg_rule *find_rule(const struct fg_engine *e, const char *name)
+{
+	for (uint32_t i = 0; i < e->nrules; i++)
+		if (strcmp(e->rules[i].name, name) == 0)
+			return &e->rules[i];
+	return NULL;
+}
+
+void fg_engine_adopt_counters(struct fg_engine *fresh, const struct fg_engine *old)
+{
+	fresh->c = old->c;
+	fresh->default_hits = old->default_hits;
+	for (uint32_t i = 0; i < fresh->nrules; i++) {
+		const struct fg_rule *o = find_rule(old, fresh->rules[i].name);
+		if (o)
+			fresh->rules[i].hits = o->hits;
+	}
+}
+
+void fg_engine_adopt_state(struct fg_engine *fresh, struct fg_engine *old)
+{
+	fg_engine_adopt_counters(fresh, old);
+	for (uint32_t i = 0; i < fresh->nrules; i++) {
+		struct fg_rule *f = &fresh->rules[i];
+		struct fg_rule *o = (struct fg_rule *)find_rule(old, f->name);
+		if (!o || f->action != FG_ACT_RATELIMIT || o->action != FG_ACT_RATELIMIT || f->rl_rate != o->rl_rate ||
+		    f->rl_burst != o->rl_burst || f->rl.nsets != o->rl.nsets)
+			continue;
+		struct fg_rl tmp = f->rl;
+		f->rl = o->rl;
+		o->rl = tmp;
+	}
+}
+
+size_t fg_engine_stats_json(const struct fg_engine *e, char *buf, size_t len)
+{
+	/* rule names are [A-Za-z0-9_.-]: nothing to escape */
+	size_t w = 0;
+#define OUT(...)                                                                                 \
+	do {                                                                                     \
+		int k_ = snprintf(buf ? buf + (w < len ? w : len) : NULL, w < len ? len - w : 0, \
+				  __VA_ARGS__);                                                  \
+		w += (size_t)(k_ > 0 ? k_ : 0);                                                  \
+	} while (0)
+	OUT("{\"packets\":%llu,\"passed\":%llu,\"dropped\":%llu,\"malformed\":%llu,", (unsigned long long)e->c.packets,
+	    (unsigned long long)e->c.passed, (unsigned long long)e->c.dropped, (unsigned long long)e->c.malformed);
+	OUT("\"default\":{\"action\":\"%s\",\"hits\":%llu},\"ratelimit_evictions\":%llu,\"rules\":[",
+	    action_name(e->default_action), (unsigned long long)e->default_hits,
+	    (unsigned long long)fg_engine_ratelimit_evictions(e));
+	for (uint32_t i = 0; i < e->nrules; i++)
+		OUT("%s{\"name\":\"%s\",\"action\":\"%s\",\"hits\":%llu}", i ? "," : "", e->rules[i].name,
+		    action_name(e->rules[i].action), (unsigned long long)e->rules[i].hits);
+	OUT("]}");
+#undef OUT
+	return w;
+}

@@ -1,0 +1,83 @@
+/* The compiled engine's layout, shared by the rules parser and the classifier (not part of the API). */
+#ifndef FG_ENGINE_INT_H
+#define FG_ENGINE_INT_H
+
+#include <stdint.h>
+
+#include "../fg_engine.h"
+#include "prefix_set.h"
+#include "ratelimit.h"
+
+#define FG_RULES_MAX 1024
+#define FG_LINE_MAX 4096
+#define FG_NAME_MAX 64
+#define FG_RULES_FILE_MAX (16u << 20)
+#define FG_SRC_FILE_MAX (64u << 20)
+#define FG_PREFIXES_MAX (1u << 20)
+#define FG_PORTS_MAX 64
+#define FG_QTYPES_MAX 64
+#define FG_SUFFIXES_MAX 256
+
+enum fg_action { FG_ACT_DROP = 0, FG_ACT_PASS = 1, FG_ACT_RATELIMIT = 2 };
+
+enum fg_term {
+	FG_T_SRC = 1u << 0,
+	FG_T_IPV4 = 1u << 1,
+	FG_T_IPV6 = 1u << 2,
+	FG_T_PROTO = 1u << 3,
+	FG_T_DPORT = 1u << 4,
+	FG_T_SPORT = 1u << 5,
+	FG_T_FRAG = 1u << 6,
+	FG_T_DNSVALID = 1u << 7,
+	FG_T_QTYPE = 1u << 8,
+	FG_T_SUFFIX = 1u << 9,
+};
+#define FG_T_DNS_ANY (FG_T_DNSVALID | FG_T_QTYPE | FG_T_SUFFIX)
+
+struct fg_suffix {
+	uint8_t len;     /* wire length including the root byte */
+	uint8_t nlabels; /* labels before the root */
+	uint8_t wire[256];
+};
+
+struct fg_rule {
+	uint32_t terms;
+	uint8_t action;
+	uint8_t proto;
+	uint32_t line;
+	uint64_t hits;
+	uint64_t *dport_bm, *sport_bm, *qtype_bm; /* 65536-bit maps */
+	struct fg_prefix_set *src;
+	struct fg_suffix *suffixes;
+	uint32_t nsuffixes;
+	struct fg_rl rl;
+	uint64_t rl_rate, rl_burst, rl_entries;
+	char name[FG_NAME_MAX + 1];
+};
+
+struct fg_engine {
+	struct fg_counters c;
+	uint64_t default_hits;
+	uint8_t default_action;
+	uint8_t want_dns;
+	uint32_t nrules;
+	uint32_t rl_first; /* index of the first ratelimit rule, nrules when none */
+	struct fg_rule *rules;
+};
+
+static inline int fg_bm_test(const uint64_t *bm, uint16_t i)
+{
+	return (int)((bm[i >> 6] >> (i & 63)) & 1);
+}
+
+static inline void fg_bm_set(uint64_t *bm, uint16_t i)
+{
+	bm[i >> 6] |= 1ull << (i & 63);
+}
+
+/* rules_parse.c: fill e from the text (e is zeroed by the caller). 0, or -1 with err filled. */
+int fg_rules_parse(struct fg_engine *e, const char *text, size_t len, const struct fg_compile_opts *o, char *err,
+		   size_t errlen);
+void fg_rule_free(struct fg_rule *r);
+
+#endif

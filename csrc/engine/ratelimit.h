@@ -1,0 +1,89 @@
+/* Per-source rate limit: GCRA (a token bucket in integer nanoseconds) over a bounded, 4-way set-associative
+ * table of 16-byte entries (one 64-byte cache line per set). A new source takes an empty slot of its set, else
+ * evicts the entry with the smallest theoretical arrival time — the fullest bucket; an entry whose TAT is in
+ * the past is the same as no entry, so most evictions lose nothing. Memory never grows after creation. */
+#ifndef FG_RATELIMIT_H
+#define FG_RATELIMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FG_RL_WAYS 4
+
+struct fg_rl_entry {
+	uint64_t key; /* 0 = empty */
+	uint64_t tat; /* theoretical arrival time, ns */
+};
+
+struct fg_rl {
+	struct fg_rl_entry *t; /* nsets * FG_RL_WAYS, 64-byte aligned */
+	uint64_t nsets;
+	unsigned shift;    /* 64 - log2(nsets) */
+	uint64_t interval; /* ns per packet: floor(1e9 / rate) */
+	uint64_t tau;      /* (burst - 1) * interval */
+	uint64_t evictions;
+};
+
+/* entries: rounded up to a power of two >= 4. 0, or -1 when out of memory. */
+int fg_rl_init(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst);
+void fg_rl_free(struct fg_rl *rl);
+
+/* The key of a source: an IPv4 address, or an IPv6 /64 (never 0). */
+static inline uint64_t fg_rl_key4(uint32_t a)
+{
+	return 0xFFFFFFFF00000000ull | a;
+}
+
+static inline uint64_t fg_rl_key6(uint64_t hi)
+{
+	return hi ? hi : 1;
+}
+
+/* murmur3's 64-bit finalizer: spreads structured keys (sources in a few /16s) over all sets. */
+static inline uint64_t fg_rl_hash(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return k;
+}
+
+static inline struct fg_rl_entry *fg_rl_set(const struct fg_rl *rl, uint64_t hash)
+{
+	return rl->t + (rl->shift >= 64 ? 0 : (hash >> rl->shift)) * FG_RL_WAYS;
+}
+
+/* 1 when the packet conforms (and is charged), 0 when the source is over its rate. */
+static inline int fg_rl_conform(struct fg_rl *rl, uint64_t key, uint64_t hash, uint64_t now)
+{
+	struct fg_rl_entry *s = fg_rl_set(rl, hash), *e = NULL;
+	for (int i = 0; i < FG_RL_WAYS; i++)
+		if (s[i].key == key) {
+			e = &s[i];
+			break;
+		}
+	if (!e) {
+		e = &s[0];
+		for (int i = 0; i < FG_RL_WAYS; i++) {
+			if (s[i].key == 0) {
+				e = &s[i];
+				break;
+			}
+			if (s[i].tat < e->tat)
+				e = &s[i];
+		}
+		if (e->key)
+			rl->evictions++;
+		e->key = key;
+		e->tat = now;
+	}
+	uint64_t tat = e->tat > now ? e->tat : now;
+	if (tat - now > rl->tau)
+		return 0;
+	e->tat = tat + rl->interval;
+	return 1;
+}
+
+#endif

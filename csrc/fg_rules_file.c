@@ -1,0 +1,74 @@
+/* See fg_rules_file.h. Runs outside the packet path (start, SIGHUP). */
+#define _GNU_SOURCE
+#include "fg_rules_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RULES_FILE_MAX (16u << 20)
+
+struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot read the rules file: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size > (off_t)RULES_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than %u MiB: put big prefix lists in src-files", path,
+			 RULES_FILE_MAX >> 20);
+		close(fd);
+		return NULL;
+	}
+	size_t cap = (size_t)st.st_size + 1, n = 0;
+	char *text = malloc(cap);
+	if (!text) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		close(fd);
+		return NULL;
+	}
+	/* the file may change while we read it: never read more than we sized for */
+	while (n < cap - 1) {
+		ssize_t k = read(fd, text + n, cap - 1 - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+			free(text);
+			close(fd);
+			return NULL;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	close(fd);
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	struct fg_compile_opts o = {.base_dir = dir, .no_files = 0};
+	char e2[512];
+	struct fg_engine *e = fg_engine_compile_ex(text, n, &o, e2, sizeof(e2));
+	free(text);
+	if (!e)
+		snprintf(err, errlen, "%s: %s", path, e2);
+	return e;
+}

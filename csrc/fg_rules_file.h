@@ -1,0 +1,14 @@
+/* Load a rules file from disk into a fresh engine: used at start and on SIGHUP by every backend.
+ * The file is read whole (at most 16 MiB, the format's limit) and relative `src-file` paths resolve
+ * against the rules file's directory (docs/rules-format.md). */
+#ifndef FG_RULES_FILE_H
+#define FG_RULES_FILE_H
+
+#include <stddef.h>
+
+#include "fg_engine.h"
+
+/* NULL on error, with err = "PATH: line N: ..." or "PATH: cannot read: ..." (what to do included). */
+struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen);
+
+#endif
