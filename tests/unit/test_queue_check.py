@@ -1,0 +1,138 @@
+"""queue_check: each link of a single-queue mitigation, over snapshots built from recorded ixgbe 82599 output.
+
+The module runs these checks in order and stops at the first broken link; here each link is shown to
+pass on a mitigated NIC and to break, with a fix, on the NIC states that break it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ansible.module_utils.floodgate.channels import parse_channels
+from ansible.module_utils.floodgate.ntuple import parse_ntuple_header, parse_ntuple_rules
+from ansible.module_utils.floodgate.queue_check import (
+    check_netmap,
+    check_nic_counter,
+    check_ntuple,
+    check_queue_exists,
+    check_receiver,
+    check_rss_weight,
+    ring_count,
+)
+from ansible.module_utils.floodgate.rxfh import parse_rxfh
+from conftest import read_fixture
+
+IXGBE = "ethtool/ixgbe-82599"
+
+
+def nic(
+    x: str | None = "ethtool-6.1_x_weight_q4_excluded.txt", n: str | None = "ethtool-6.1_n_two_rules.txt"
+) -> dict[str, Any]:
+    rxfh = parse_rxfh(read_fixture(f"{IXGBE}/{x}")) if x else None
+    text = read_fixture(f"{IXGBE}/{n}") if n else None
+    return {
+        "interface": "eth3",
+        "channels": parse_channels(read_fixture(f"{IXGBE}/ethtool-6.1_l.txt")),
+        "rxfh": rxfh,
+        "ntuple": {
+            "supported": text is not None,
+            "enabled": True,
+            "rule_count": parse_ntuple_header(text)["rule_count"] if text else None,
+            "table_size": None,
+            "rules": parse_ntuple_rules(text) if text else [],
+        },
+        "queue_stats": {"rx": {}, "tx": {}},
+    }
+
+
+def test_netmap_link() -> None:
+    assert check_netmap({"device": True, "module": True, "version": "v14"}, "netmap")["ok"]
+    assert check_netmap({"device": False, "module": False}, "af_xdp")["ok"]
+    broken = check_netmap({"device": False, "module": True}, "netmap")
+    assert not broken["ok"] and "/dev/netmap" in broken["detail"] and "netmap_build" in broken["fix"]
+
+
+def test_queue_link() -> None:
+    assert ring_count(nic()) == 16
+    assert check_queue_exists(nic(), 4)["ok"]
+    broken = check_queue_exists(nic(), 16)
+    assert not broken["ok"] and "0..15" in broken["detail"] and "combined" in broken["fix"]
+
+
+def test_queue_link_from_channels_when_there_is_no_rss_table() -> None:
+    veth = {
+        "interface": "eth1",
+        "rxfh": None,
+        "channels": parse_channels(read_fixture("ethtool/veth/ethtool-6.1_l.txt")),
+    }
+    assert ring_count(veth) == 8
+    assert "ethtool -L eth1 rx N" in check_queue_exists(veth, 8)["fix"]
+
+
+def test_rss_link() -> None:
+    assert check_rss_weight(nic(), 4)["ok"]
+    broken = check_rss_weight(nic(x="ethtool-6.1_x_default.txt"), 4)
+    assert not broken["ok"] and "8 of 128 RSS entries" in broken["detail"] and "weight" in broken["fix"]
+    assert not check_rss_weight(nic(x=None), 4)["ok"]
+
+
+def test_ntuple_link_any_rule_to_the_queue() -> None:
+    assert check_ntuple(nic(), 4, None)["ok"]
+    broken = check_ntuple(nic(n="ethtool-6.1_n_empty.txt"), 4, None)
+    assert not broken["ok"] and "no ntuple rule sends traffic to queue 4" in broken["detail"]
+    unsupported = check_ntuple(nic(n=None), 4, None)
+    assert not unsupported["ok"] and "does not support ntuple" in unsupported["detail"]
+
+
+def test_ntuple_link_expected_rules() -> None:
+    assert check_ntuple(nic(), 4, [{"flow_type": "udp4", "dst_port": 53}])["ok"]
+    # the NTP rule exists but drops instead of steering
+    broken = check_ntuple(nic(), 4, [{"flow_type": "udp4", "dst_port": 123}])
+    assert not broken["ok"] and "points at -1" in broken["detail"]
+    missing = check_ntuple(nic(), 4, [{"flow_type": "tcp4", "dst_port": 53}])
+    assert not missing["ok"] and "tcp4 dst-port 53" in missing["detail"]
+    with pytest.raises(ValueError):
+        check_ntuple(nic(), 4, [{"flow_type": "icmp9"}])
+
+
+def test_nic_counter_link() -> None:
+    ok, delta = check_nic_counter("eth3", 4, 100, 5100, 2.0, 1000)
+    assert ok["ok"] and delta == 5000
+    idle, delta = check_nic_counter("eth3", 4, 100, 100, 2.0, 1)
+    assert not idle["ok"] and delta == 0 and "no traffic reaches the queue" in idle["fix"]
+    assert check_nic_counter("eth3", 4, 100, 100, 2.0, 0)[0]["ok"]  # idle mitigation allowed
+    missing, _ = check_nic_counter("eth1", 9, None, None, 2.0, 1)
+    assert not missing["ok"] and "XDP" in missing["fix"]
+
+
+def stats(packets: int, ts: float, queue: int = 4, backend: str = "netmap") -> dict[str, Any]:
+    return {
+        "backend": backend,
+        "interface": "eth3",
+        "queue": queue,
+        "timestamp": ts,
+        "packets": packets,
+        "passed": 10,
+        "dropped": packets - 10,
+        "malformed": 0,
+        "rules": [],
+    }
+
+
+def test_receiver_link() -> None:
+    path = "/run/floodgate/rx-eth3-4.json"
+    ok, delta = check_receiver(path, "eth3", 4, "netmap", stats(100, 1.0), stats(4100, 3.0), 1000)
+    assert ok["ok"] and delta == 4000
+    absent, _ = check_receiver(path, "eth3", 4, "netmap", None, None, 1)
+    assert not absent["ok"] and "floodgate-rx --backend netmap --interface eth3 --queue 4" in absent["fix"]
+    stale, _ = check_receiver(path, "eth3", 4, "netmap", stats(100, 1.0), stats(100, 1.0), 1)
+    assert not stale["ok"] and "stalled or dead" in stale["detail"]
+    other, _ = check_receiver(path, "eth3", 4, "netmap", stats(1, 1.0, queue=5), stats(9, 2.0, queue=5), 1)
+    assert not other["ok"] and "queue=5" in other["detail"]
+    wrong_backend, _ = check_receiver(
+        path, "eth3", 4, "netmap", stats(1, 1.0, backend="af_xdp"), stats(9, 2.0, backend="af_xdp"), 1
+    )
+    assert not wrong_backend["ok"]
+    starved, delta = check_receiver(path, "eth3", 4, "netmap", stats(100, 1.0), stats(100, 2.0), 1)
+    assert not starved["ok"] and delta == 0 and "not bound to queue 4" in starved["fix"]
