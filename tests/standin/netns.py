@@ -34,7 +34,11 @@ class VethNic:
 
 
 @contextmanager
-def veth_nic(directory: Path, queues: int = 8, interface: str = "eth1") -> Iterator[VethNic]:
+def veth_nic(
+    directory: Path, queues: int = 8, interface: str = "eth1", standin_lib: Path | None = None
+) -> Iterator[VethNic]:
+    """With standin_lib, the wrapper also preloads the STAND-IN NIC for `interface`: -k/-K/-l/-S stay real
+    (netlink, answered by the veth), -x/-X/-n/-N are answered by the stand-in model (ioctl)."""
     if os.geteuid() != 0:
         raise RuntimeError("needs root (network namespaces)")
     ns = f"fg-{uuid.uuid4().hex[:8]}"
@@ -70,9 +74,16 @@ def veth_nic(directory: Path, queues: int = 8, interface: str = "eth1") -> Itera
         directory.mkdir(parents=True, exist_ok=True)
         log = directory / "ethtool.log"
         wrapper = directory / "ethtool-in-netns"
+        env = ""
+        if standin_lib is not None:
+            env = (
+                f"env LD_PRELOAD={standin_lib} FG_NIC_NAME={interface} FG_NIC_STATE={directory / 'nic.state'} "
+                f"FG_NIC_RINGS={queues} "
+            )
         wrapper.write_text(
-            "#!/bin/sh\n# REAL ethtool inside the test's network namespace; logs each call\n"
-            f'echo "$*" >> {log}\nexec ip netns exec {ns} {nic.real_ethtool()} "$@"\n'
+            "#!/bin/sh\n# REAL ethtool inside the test's network namespace; logs each call"
+            + ("\n# -x/-X/-n/-N of the interface: STAND-IN NIC model (tests/standin)" if env else "")
+            + f'\necho "$*" >> {log}\nexec ip netns exec {ns} {env}{nic.real_ethtool()} "$@"\n'
         )
         wrapper.chmod(0o755)
         yield VethNic(ns, interface, wrapper, log)
