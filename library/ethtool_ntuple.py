@@ -130,6 +130,10 @@ commands:
   type: list
   elements: str
   sample: ["ethtool -N eth3 flow-type udp4 dst-port 53 action 4"]
+ntuple_enabled:
+  description: True when this task turned the C(ntuple) feature on (restore turns it off again).
+  returned: always
+  type: bool
 ring_count:
   description: RX rings the NIC reports.
   returned: always
@@ -275,6 +279,7 @@ def main() -> None:
         "added": [],
         "deleted": [],
         "commands": [],
+        "ntuple_enabled": False,
     }
     if present:
         _present(module, ethtool, iface, wanted, before, feature_cmd, result)
@@ -332,6 +337,7 @@ def _present(
         except EthtoolError as err:
             err.hint = f"{NO_NTUPLE.format(iface=iface)}. Nothing was changed."
             fail(module, err, interface=iface)
+        result["ntuple_enabled"] = True
     added: list[int] = []
     for index, rule in plan:
         argv = [ethtool, "-N", iface, *rule_to_args(rule)]
@@ -403,6 +409,16 @@ def _roll_back(
         if undone
         else "no rule had been added"
     )
+    feature_left = False
+    if result.get("ntuple_enabled"):  # this task turned ntuple on: put the feature back as well
+        try:
+            run(module, ethtool, iface, "turning the ntuple feature off again", "-K", iface, "ntuple", "off")
+            undo += "; the ntuple feature this task turned on was turned off again"
+        except EthtoolError as off_err:
+            feature_left = True
+            undo += (
+                f"; turning ntuple off again FAILED ({off_err.message}): run 'ethtool -K {iface} ntuple off'"
+            )
     if left:
         undo += f"; deleting {', '.join(map(str, left))} FAILED - remove them by hand with 'ethtool -N {iface} delete ID'"
     cmd = shlex.join(err.cmd) if err.cmd else ""
@@ -414,7 +430,7 @@ def _roll_back(
         rc=err.rc,
         stdout=err.out,
         stderr=err.err,
-        changed=bool(left),
+        changed=bool(left) or feature_left,
         added=left,
         before=result["before"],
     )
