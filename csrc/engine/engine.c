@@ -54,9 +54,22 @@ void fg_engine_free(struct fg_engine *e)
 	free(e);
 }
 
-static inline int ascii_lower(int ch)
+/* ASCII lower case of 8 bytes at once (bytes >= 0x80 and non-letters unchanged), exact, no branches. */
+static inline uint64_t lower8(uint64_t x)
 {
-	return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t h = x & ~high;
+	uint64_t ge_a = h + ones * (0x80 - 'A');
+	uint64_t gt_z = h + ones * (0x80 - 'Z' - 1);
+	uint64_t upper = ge_a & ~gt_z & ~x & high;
+	return x | (upper >> 2);
+}
+
+static inline uint64_t load8(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
 }
 
 static int suffix_match(const struct fg_rule *r, const struct fg_pkt *p)
@@ -66,54 +79,50 @@ static int suffix_match(const struct fg_rule *r, const struct fg_pkt *p)
 		if (s->nlabels > p->nlabels)
 			continue;
 		uint32_t off = p->label_off[p->nlabels - s->nlabels];
-		if ((uint32_t)p->qname_len - off != s->len)
+		uint32_t n = s->len;
+		if ((uint32_t)p->qname_len - off != n)
 			continue;
+		/* the suffix's wire form is stored lower case; fold the qname 8 bytes at a time, the last 8
+		 * overlapping, so nothing is read past the qname's end */
 		const uint8_t *q = p->qname + off;
-		uint32_t k = 0;
-		while (k < s->len && ascii_lower(q[k]) == s->wire[k])
-			k++;
-		if (k == s->len)
+		uint64_t diff = 0;
+		if (n >= 8) {
+			for (uint32_t k = 0; k + 8 <= n; k += 8)
+				diff |= lower8(load8(q + k)) ^ load8(s->wire + k);
+			diff |= lower8(load8(q + n - 8)) ^ load8(s->wire + n - 8);
+		} else {
+			for (uint32_t k = 0; k < n; k++)
+				diff |= (uint64_t)((q[k] >= 'A' && q[k] <= 'Z' ? q[k] + 32 : q[k]) ^ s->wire[k]);
+		}
+		if (!diff)
 			return 1;
 	}
 	return 0;
 }
 
-/* All of the rule's terms hold for p (cheap flag tests first, table lookups last). */
-static inline int rule_matches(const struct fg_rule *r, const struct fg_pkt *p)
+/* All of the rule's terms hold for p. The cheap terms are combined without branches (a flood mixes packet
+ * kinds at random, and every mispredicted branch costs more than the tests); the table lookups run only
+ * when the cheap terms already hold. */
+static inline __attribute__((always_inline)) int rule_matches(const struct fg_rule *r, const struct fg_pkt *p)
 {
 	uint32_t t = r->terms, f = p->flags;
-	if (!t)
-		return 1;
-	if ((t & FG_T_IPV4) && !(f & FG_PKT_IPV4))
+	if ((f & r->need_flags) != r->need_flags)
 		return 0;
-	if ((t & FG_T_IPV6) && !(f & FG_PKT_IPV6))
+	if (r->any_flags && !(f & r->any_flags))
 		return 0;
-	if ((t & FG_T_PROTO) && (!(f & (FG_PKT_IPV4 | FG_PKT_IPV6)) || p->proto != r->proto))
+	if ((p->proto & r->proto_mask) != r->proto)
 		return 0;
-	if ((t & FG_T_FRAG) && !(f & FG_PKT_FRAG))
+	if ((t & FG_T_DPORT) && !fg_bm_test(r->dport_bm, p->dport))
 		return 0;
-	if ((t & FG_T_DPORT) && (!(f & FG_PKT_L4) || !fg_bm_test(r->dport_bm, p->dport)))
+	if ((t & FG_T_SPORT) && !fg_bm_test(r->sport_bm, p->sport))
 		return 0;
-	if ((t & FG_T_SPORT) && (!(f & FG_PKT_L4) || !fg_bm_test(r->sport_bm, p->sport)))
+	if ((t & FG_T_QTYPE) && !fg_bm_test(r->qtype_bm, p->qtype))
 		return 0;
-	if (t & FG_T_DNS_ANY) {
-		if (!(f & FG_PKT_DNSQ) || p->proto != 17)
-			return 0;
-		if ((t & FG_T_DNSVALID) && !(f & FG_PKT_DNSOK))
-			return 0;
-		if ((t & FG_T_QTYPE) && !fg_bm_test(r->qtype_bm, p->qtype))
-			return 0;
-	}
 	if (t & FG_T_SRC) {
-		if (f & FG_PKT_IPV4) {
-			if (!fg_prefix_set_has4(r->src, p->src4))
-				return 0;
-		} else if (f & FG_PKT_IPV6) {
-			if (!fg_prefix_set_has6(r->src, p->src6_hi, p->src6_lo))
-				return 0;
-		} else {
+		int in = (f & FG_PKT_IPV4) ? fg_prefix_set_has4(r->src, p->src4)
+					   : fg_prefix_set_has6(r->src, p->src6_hi, p->src6_lo);
+		if (!in)
 			return 0;
-		}
 	}
 	if ((t & FG_T_SUFFIX) && !suffix_match(r, p))
 		return 0;
@@ -125,70 +134,98 @@ static inline uint64_t rl_key(const struct fg_pkt *p)
 	return (p->flags & FG_PKT_IPV4) ? fg_rl_key4(p->src4) : fg_rl_key6(p->src6_hi);
 }
 
+/* Rules [from, to) for one frame: the deciding rule's index, or -1 when none decided. */
+static inline __attribute__((always_inline)) int eval_rules(struct fg_engine *e, const struct fg_pkt *p, uint32_t from, uint32_t to, uint64_t now,
+			     uint64_t hash0)
+{
+	for (uint32_t k = from; k < to; k++) {
+		struct fg_rule *r = &e->rules[k];
+		if (!rule_matches(r, p))
+			continue;
+		if (r->action == FG_ACT_RATELIMIT) {
+			if (!(p->flags & (FG_PKT_IPV4 | FG_PKT_IPV6)))
+				continue; /* no source to key on: a ratelimit rule never matches non-IP */
+			uint64_t key = rl_key(p);
+			uint64_t h = k == e->rl_first ? hash0 : fg_rl_hash(key);
+			if (fg_rl_conform(&r->rl, key, h, now))
+				continue; /* within its rate: the following rules decide */
+		}
+		r->hits++;
+		return (int)k;
+	}
+	return -1;
+}
+
+static inline void decide(struct fg_engine *e, int k, uint8_t *v, uint16_t *who)
+{
+	if (k < 0) {
+		e->default_hits++;
+		*v = e->default_action == FG_ACT_PASS ? FG_PASS : FG_DROP;
+		*who = FG_DECIDED_DEFAULT;
+	} else {
+		*v = e->rules[k].action == FG_ACT_PASS ? FG_PASS : FG_DROP;
+		*who = (uint16_t)k;
+	}
+}
+
 static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens, uint32_t n,
 			   uint64_t now, uint8_t *verdicts, uint16_t *decided)
 {
 	struct fg_pkt pk[FG_BURST_MAX];
 	uint64_t hash[FG_BURST_MAX];
+	uint8_t pending[FG_BURST_MAX];
+	uint16_t who[FG_BURST_MAX];
+	uint32_t npending = 0;
 	const int want_dns = e->want_dns;
-	struct fg_rl *rl0 = e->rl_first < e->nrules ? &e->rules[e->rl_first].rl : NULL;
+	const uint32_t rl_first = e->rl_first;
+	struct fg_rl *rl0 = rl_first < e->nrules ? &e->rules[rl_first].rl : NULL;
 
+	/* pass 1: parse, prefetching frames a few ahead (the burst's first few up front) */
+	for (uint32_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
+		__builtin_prefetch(frames[i], 0, 0);
 	for (uint32_t i = 0; i < n; i++) {
 		if (i + PREFETCH_AHEAD < n) {
 			const uint8_t *nx = frames[i + PREFETCH_AHEAD];
-			__builtin_prefetch(nx);
-			__builtin_prefetch(nx + 64);
+			__builtin_prefetch(nx, 0, 0);
+			__builtin_prefetch(nx + 64, 0, 0);
 		}
-		struct fg_pkt *p = &pk[i];
-		fg_pkt_parse(frames[i], lens[i], want_dns, p);
-		if (rl0 && (p->flags & (FG_PKT_IPV4 | FG_PKT_IPV6)) && !(p->flags & FG_PKT_MALFORMED)) {
-			/* the bucket this frame may need in pass 2: fetch it now, a burst ahead of its use */
-			hash[i] = fg_rl_hash(rl_key(p));
-			__builtin_prefetch(fg_rl_set(rl0, hash[i]), 1);
-		}
+		fg_pkt_parse(frames[i], lens[i], want_dns, &pk[i]);
 	}
 
-	uint64_t passed = 0, malformed = 0;
+	/* pass 2: the rules before the first rate limit; frames they leave undecided fetch their bucket now,
+	 * so the table's cache misses of the whole burst overlap before pass 3 needs them */
+	uint64_t malformed = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct fg_pkt *p = &pk[i];
-		uint8_t v;
-		uint16_t who;
 		if (p->flags & FG_PKT_MALFORMED) {
 			malformed++;
-			v = FG_DROP;
-			who = FG_DECIDED_MALFORMED;
-			goto done;
+			verdicts[i] = FG_DROP;
+			who[i] = FG_DECIDED_MALFORMED;
+			continue;
 		}
-		for (uint32_t k = 0; k < e->nrules; k++) {
-			struct fg_rule *r = &e->rules[k];
-			if (!rule_matches(r, p))
-				continue;
-			if (r->action == FG_ACT_RATELIMIT) {
-				if (!(p->flags & (FG_PKT_IPV4 | FG_PKT_IPV6)))
-					continue; /* no source to key on: a ratelimit rule never matches non-IP */
-				uint64_t key = rl_key(p);
-				uint64_t h = (k == e->rl_first) ? hash[i] : fg_rl_hash(key);
-				if (fg_rl_conform(&r->rl, key, h, now))
-					continue; /* within its rate: the following rules decide */
-				r->hits++;
-				v = FG_DROP;
-				who = (uint16_t)k;
-				goto done;
-			}
-			r->hits++;
-			v = r->action == FG_ACT_PASS ? FG_PASS : FG_DROP;
-			who = (uint16_t)k;
-			goto done;
+		int k = eval_rules(e, p, 0, rl_first, now, 0);
+		if (k < 0 && rl0) {
+			/* IP or not, the key is harmless to compute; only IP frames will use it */
+			hash[i] = fg_rl_hash(rl_key(p));
+			__builtin_prefetch(fg_rl_set(rl0, hash[i]), 1);
+			pending[npending++] = (uint8_t)i;
+			continue;
 		}
-		e->default_hits++;
-		v = e->default_action == FG_ACT_PASS ? FG_PASS : FG_DROP;
-		who = FG_DECIDED_DEFAULT;
-done:
-		verdicts[i] = v;
-		passed += v;
-		if (decided)
-			decided[i] = who;
+		decide(e, k, &verdicts[i], &who[i]);
 	}
+
+	/* pass 3: the first rate limit and everything after it */
+	for (uint32_t j = 0; j < npending; j++) {
+		uint32_t i = pending[j];
+		int k = eval_rules(e, &pk[i], rl_first, e->nrules, now, hash[i]);
+		decide(e, k, &verdicts[i], &who[i]);
+	}
+
+	uint64_t passed = 0;
+	for (uint32_t i = 0; i < n; i++)
+		passed += verdicts[i];
+	if (decided)
+		memcpy(decided, who, n * sizeof(*decided));
 	e->c.packets += n;
 	e->c.passed += passed;
 	e->c.dropped += n - passed;

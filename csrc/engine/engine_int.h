@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "../fg_engine.h"
+#include "pkt_parse.h"
 #include "prefix_set.h"
 #include "ratelimit.h"
 
@@ -42,6 +43,10 @@ struct fg_suffix {
 
 struct fg_rule {
 	uint32_t terms;
+	/* the cheap terms, precomputed for a branch-free test (see rule_matches) */
+	uint32_t need_flags; /* packet flags that must all be set */
+	uint32_t any_flags;  /* at least one of these must be set (0: no requirement) */
+	uint8_t proto_mask;  /* 0xFF with the protocol term, else 0 (and proto 0) */
 	uint8_t action;
 	uint8_t proto;
 	uint32_t line;
@@ -64,6 +69,9 @@ struct fg_engine {
 	uint32_t rl_first; /* index of the first ratelimit rule, nrules when none */
 	struct fg_rule *rules;
 };
+
+/* 65536 set bits: stands in for a port/qtype map a rule does not have, so the test needs no branch */
+extern const uint64_t fg_bm_all[1024];
 
 static inline int fg_bm_test(const uint64_t *bm, uint16_t i)
 {

@@ -170,6 +170,7 @@ void fg_pkt_parse(const uint8_t *f, uint32_t len, int want_dns, struct fg_pkt *p
 	p->sport = p->dport = 0;
 	p->qname_len = 0;
 	p->nlabels = 0;
+	p->qtype = 0;
 	if (len < 14)
 		goto bad;
 	uint32_t off = 12;

@@ -328,6 +328,33 @@ static int valid_name(struct tok t)
 	return 1;
 }
 
+const uint64_t fg_bm_all[1024] = {[0 ... 1023] = ~0ull};
+
+/* Flag masks and defaults that let the classifier test the cheap terms without branches. */
+static void rule_prepare(struct fg_rule *r)
+{
+	uint32_t t = r->terms;
+	r->need_flags = 0;
+	r->any_flags = 0;
+	if (t & FG_T_IPV4)
+		r->need_flags |= FG_PKT_IPV4;
+	if (t & FG_T_IPV6)
+		r->need_flags |= FG_PKT_IPV6;
+	if (t & (FG_T_PROTO | FG_T_SRC))
+		r->any_flags = FG_PKT_IPV4 | FG_PKT_IPV6;
+	if (t & FG_T_FRAG)
+		r->need_flags |= FG_PKT_FRAG;
+	if (t & (FG_T_DPORT | FG_T_SPORT))
+		r->need_flags |= FG_PKT_L4;
+	if (t & FG_T_DNS_ANY)
+		r->need_flags |= FG_PKT_DNSQ;
+	if (t & FG_T_DNSVALID)
+		r->need_flags |= FG_PKT_DNSOK;
+	r->proto_mask = (t & FG_T_PROTO) ? 0xFF : 0;
+	if (!(t & FG_T_PROTO))
+		r->proto = 0;
+}
+
 #define TERMS_LIST "src, src-file, ipv4, ipv6, udp, tcp, proto, dport, sport, fragment, dns-valid, qtype, qname-suffix"
 
 static int parse_rule(struct pctx *c, struct tok *t, size_t nt)
@@ -448,6 +475,8 @@ static int parse_rule(struct pctx *c, struct tok *t, size_t nt)
 		rc = fail(c, "out of memory for a rate-limit table of %llu entries", (unsigned long long)r->rl_entries);
 	if (!rc && (r->terms & FG_T_DNS_ANY))
 		e->want_dns = 1;
+	if (!rc)
+		rule_prepare(r);
 	c->rule = NULL;
 	return rc;
 }
