@@ -188,7 +188,12 @@ def main() -> None:
 
     ethtool = find_ethtool(module, p["ethtool_path"])
     try:
-        nic = gather(module, ethtool, iface)
+        try:
+            nic = gather(module, ethtool, iface)
+        except ValueError as err:  # output a parser does not understand: say which, check nothing further
+            module.fail_json(
+                msg=f"{iface}: cannot read ethtool output ({err}). Nothing was checked.", **result
+            )
         finish(check_netmap(nic["netmap"], backend))
         finish(check_queue_exists(nic, queue))
         finish(check_rss_weight(nic, queue))

@@ -388,3 +388,64 @@ def test_queue_check_full_chain_on_a_steered_queue(veth: Netns, steered: Path) -
     # receiver gone: its stats file is no longer rewritten, and the check says so
     res = veth.run("netmap_queue_check", {**args, "min_packets": 0})
     assert res["broken"] == "receiver" and "stalled or dead" in res["msg"], res
+
+
+PREVIEW_PLAY = """
+- name: Preview the offload changes floodgate would make on a local multi-queue veth
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Snapshot the NIC
+      nic_facts:
+        interface: fgt0
+      register: before
+
+    - name: Offloads off for the per-queue receiver
+      ethtool_features:
+        name: fgt0
+        features: {gro: false, tso: false, gso: false, tx: false, sg: false}
+"""
+
+
+def test_check_mode_playbook_shows_the_exact_ethtool_changes(veth: Netns) -> None:
+    veth.ethtool("-K", IFACE, "gro", "on", "tx", "on", "sg", "on", "tso", "on", "gso", "on")
+    before = veth.features_text()
+    play = veth.tmp / "preview.yml"
+    play.write_text(PREVIEW_PLAY)
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCALHOST_WARNING="0",
+    )
+    proc = subprocess.run(
+        [
+            *(
+                "ip",
+                "netns",
+                "exec",
+                veth.ns,
+                str(REPO / ".venv/bin/ansible-playbook"),
+                "-i",
+                "localhost,",
+                "-v",
+            ),
+            *("-e", f"ansible_python_interpreter={SYS_PY}", "--check", "--diff", str(play)),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=False,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    want = (
+        f"-K {IFACE} generic-receive-offload off tcp-segmentation-offload off "
+        "generic-segmentation-offload off tx-checksumming off scatter-gather off"
+    )
+    assert want in " ".join(out.split()), out  # the YAML callback may wrap the command
+    assert "+generic-receive-offload: off" in out and "-generic-receive-offload: on" in out
+    assert "changed=1" in out
+    assert veth.features_text() == before  # a preview changes nothing
