@@ -13,6 +13,8 @@ CASES = {
     "ixgbe-82599/ethtool-5.4_l.txt": (None, 8, 1, 8, 8),
     "i40e-xl710/ethtool-6.1_l.txt": (None, 8, 1, 8, 8),
     "mlx5-cx5/ethtool-6.14_l.txt": (None, 12, None, 24, 12),
+    "i40e-xl710/ethtool-5.4_l.txt": (None, 8, 1, 8, 8),
+    "mlx5-cx5/ethtool-5.4_l.txt": (None, 12, None, 24, 12),
 }
 
 
