@@ -1,0 +1,204 @@
+/* Classification end to end: first match wins, counters, malformed frames, rate limits, reload. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+
+#include "../fg_engine.h"
+#include "tests.h"
+
+static struct fg_engine *compile(const char *t)
+{
+	char err[600];
+	struct fg_engine *e = fg_engine_compile(t, strlen(t), err, sizeof(err));
+	if (!e)
+		fprintf(stderr, "compile: %s\n", err);
+	return e;
+}
+
+static int classify1(struct fg_engine *e, const struct frame *f, uint64_t now, uint16_t *who)
+{
+	const uint8_t *fr[1] = {f->b};
+	uint32_t len[1] = {f->len};
+	uint8_t v[1];
+	uint16_t w[1];
+	fg_engine_classify_explain(e, fr, len, 1, now, v, w);
+	if (who)
+		*who = w[0];
+	return v[0];
+}
+
+static void test_first_match(void)
+{
+	struct fg_engine *e = compile("default drop\n"
+				      "rule frags drop fragment\n"
+				      "rule clients pass src 198.51.100.0/24,2001:db8::/32 udp dport 53 dns-valid\n"
+				      "rule rnd drop qname-suffix example.com\n"
+				      "rule dnsok pass udp dport 53 dns-valid qtype A,AAAA\n");
+	CHECK(e != NULL);
+	struct frame f;
+	uint16_t who;
+	struct pkt_spec s = {.src = "198.51.100.9", .sport = 9, .dport = 53, .qname = "x.example.com", .qtype = 16};
+	build_frame(&f, &s);
+	CHECK(classify1(e, &f, 0, &who) == FG_PASS && who == 1);
+	s.src = "203.0.113.1";
+	build_frame(&f, &s);
+	CHECK(classify1(e, &f, 0, &who) == FG_DROP && who == 2);
+	s.qname = "WWW.Example.COM"; /* case-insensitive, label-aligned */
+	build_frame(&f, &s);
+	CHECK(classify1(e, &f, 0, &who) == FG_DROP && who == 2);
+	s.qname = "notexample.com"; /* not label-aligned: not a suffix match; qtype TXT not allowed */
+	build_frame(&f, &s);
+	CHECK(classify1(e, &f, 0, &who) == FG_DROP && who == FG_DECIDED_DEFAULT);
+	s.qtype = 28;
+	build_frame(&f, &s);
+	CHECK(classify1(e, &f, 0, &who) == FG_PASS && who == 3);
+	s.qname = "example.com"; /* the suffix itself */
+	build_frame(&f, &s);
+	CHECK(classify1(e, &f, 0, &who) == FG_DROP && who == 2);
+	s.v6 = 1, s.src = "2001:db8:ff::1", s.qname = "a.example.org";
+	build_frame(&f, &s);
+	CHECK(classify1(e, &f, 0, &who) == FG_PASS && who == 1);
+	s.v6 = 0, s.src = "198.51.100.9", s.frag = 0x0010;
+	build_frame(&f, &s);
+	CHECK(classify1(e, &f, 0, &who) == FG_DROP && who == 0);
+	/* malformed: dropped before the rules */
+	build_frame(&f, &s);
+	f.len = 20;
+	CHECK(classify1(e, &f, 0, &who) == FG_DROP && who == FG_DECIDED_MALFORMED);
+	struct fg_counters c;
+	fg_engine_counters(e, &c);
+	CHECK(c.packets == 9 && c.passed == 3 && c.dropped == 6 && c.malformed == 1);
+	uint64_t hits;
+	const char *n, *a;
+	fg_engine_rule_info(e, 2, &n, &a, &hits);
+	CHECK(hits == 3 && !strcmp(a, "drop"));
+	uint64_t dh;
+	CHECK(fg_engine_default_verdict(e, &dh) == FG_DROP && dh == 1);
+	/* stats JSON: snprintf-like sizing */
+	size_t need = fg_engine_stats_json(e, NULL, 0);
+	char small[10];
+	CHECK(fg_engine_stats_json(e, small, sizeof(small)) == need && small[9] == '\0');
+	char *js = malloc(need + 1);
+	CHECK(fg_engine_stats_json(e, js, need + 1) == need && strlen(js) == need);
+	CHECK(strstr(js, "\"packets\":9,\"passed\":3,\"dropped\":6,\"malformed\":1") != NULL);
+	CHECK(strstr(js, "{\"name\":\"rnd\",\"action\":\"drop\",\"hits\":3}") != NULL);
+	free(js);
+	fg_engine_free(e);
+}
+
+static void test_terms(void)
+{
+	struct fg_engine *e = compile("rule t drop tcp dport 80\nrule s drop sport 1-99\nrule v6 drop ipv6\n"
+				      "rule p drop proto 1\nrule all pass\n");
+	struct frame f;
+	uint16_t who;
+	struct pkt_spec tcp = {.proto = 6, .sport = 1000, .dport = 80};
+	build_frame(&f, &tcp);
+	CHECK(classify1(e, &f, 0, &who) == FG_DROP && who == 0);
+	struct pkt_spec udp = {.sport = 50, .dport = 80};
+	build_frame(&f, &udp);
+	CHECK(classify1(e, &f, 0, &who) == FG_DROP && who == 1);
+	udp.sport = 100, udp.v6 = 1;
+	build_frame(&f, &udp);
+	CHECK(classify1(e, &f, 0, &who) == FG_DROP && who == 2);
+	struct pkt_spec icmp = {.proto = 1};
+	build_frame(&f, &icmp);
+	CHECK(classify1(e, &f, 0, &who) == FG_DROP && who == 3);
+	/* a non-IP frame only matches rules without IP terms */
+	build_frame(&f, &icmp);
+	f.b[12] = 0x08, f.b[13] = 0x06;
+	CHECK(classify1(e, &f, 0, &who) == FG_PASS && who == 4);
+	fg_engine_free(e);
+}
+
+static void test_ratelimit(void)
+{
+	/* 10/s, burst 3: three at once pass, the fourth is dropped; after 100 ms one more passes */
+	struct fg_engine *e = compile("default drop\nrule lim ratelimit 10/s burst 3 table 1024\nrule ok pass udp\n");
+	struct frame f;
+	uint16_t who;
+	struct pkt_spec s = {.src = "192.0.2.7", .sport = 1, .dport = 53};
+	build_frame(&f, &s);
+	uint64_t t0 = 5000000000ull;
+	for (int i = 0; i < 3; i++)
+		CHECK(classify1(e, &f, t0, &who) == FG_PASS && who == 1);
+	CHECK(classify1(e, &f, t0, &who) == FG_DROP && who == 0);
+	CHECK(classify1(e, &f, t0 + 99999999, NULL) == FG_DROP);
+	CHECK(classify1(e, &f, t0 + 100000000, NULL) == FG_PASS);
+	CHECK(classify1(e, &f, t0 + 100000000, NULL) == FG_DROP);
+	/* another source has its own bucket */
+	struct pkt_spec o = {.src = "192.0.2.8", .sport = 1, .dport = 53};
+	struct frame g;
+	build_frame(&g, &o);
+	CHECK(classify1(e, &g, t0, NULL) == FG_PASS);
+	/* IPv6 sources are limited per /64 */
+	struct pkt_spec a6 = {.v6 = 1, .src = "2001:db8:1:2::1", .sport = 1, .dport = 53};
+	struct pkt_spec b6 = {.v6 = 1, .src = "2001:db8:1:2::ffff", .sport = 1, .dport = 53};
+	struct frame h;
+	build_frame(&h, &a6);
+	for (int i = 0; i < 3; i++)
+		classify1(e, &h, t0, NULL);
+	build_frame(&h, &b6);
+	CHECK(classify1(e, &h, t0, NULL) == FG_DROP);
+	/* a bounded table: 100,000 spoofed sources in a 1024-entry table evict, never grow */
+	for (uint32_t i = 0; i < 100000; i++) {
+		f.b[14 + 12] = (uint8_t)(i >> 24), f.b[14 + 13] = (uint8_t)(i >> 16);
+		f.b[14 + 14] = (uint8_t)(i >> 8), f.b[14 + 15] = (uint8_t)i;
+		classify1(e, &f, t0 + 1, NULL);
+	}
+	CHECK(fg_engine_ratelimit_evictions(e) > 90000);
+	/* reload: counters by name, rate-limit state when the limit is unchanged */
+	struct fg_engine *fresh = compile("default drop\nrule new pass src 10.0.0.0/8\n"
+					  "rule lim ratelimit 10/s burst 3 table 1024\nrule ok pass udp\n");
+	struct pkt_spec o9 = {.src = "192.0.2.9", .sport = 1, .dport = 53};
+	build_frame(&g, &o9);
+	CHECK(classify1(e, &g, t0 + 2, NULL) == FG_PASS); /* first and second of three */
+	CHECK(classify1(e, &g, t0 + 2, NULL) == FG_PASS);
+	fg_engine_adopt_state(fresh, e);
+	struct fg_counters c1, c2;
+	fg_engine_counters(e, &c1);
+	fg_engine_counters(fresh, &c2);
+	CHECK(c1.packets == c2.packets && c1.passed == c2.passed);
+	uint64_t h_old, h_new;
+	fg_engine_rule_info(e, 0, NULL, NULL, &h_old);
+	fg_engine_rule_info(fresh, 1, NULL, NULL, &h_new);
+	CHECK(h_old == h_new && h_new > 0);
+	CHECK(classify1(fresh, &g, t0 + 3, NULL) == FG_PASS);  /* third of three, carried over */
+	CHECK(classify1(fresh, &g, t0 + 4, NULL) == FG_DROP);  /* the bucket moved with the reload */
+	CHECK(classify1(e, &g, t0 + 5, NULL) == FG_PASS);      /* the old engine got the empty table */
+	fg_engine_free(e);
+	fg_engine_free(fresh);
+}
+
+static void test_bursts(void)
+{
+	struct fg_engine *e = compile("rule d drop udp dport 7\n");
+	struct frame *fs = calloc(200, sizeof(*fs));
+	const uint8_t *fr[200];
+	uint32_t len[200];
+	uint8_t v[200];
+	for (int i = 0; i < 200; i++) {
+		struct pkt_spec s = {.sport = 1, .dport = (uint16_t)(i % 2 ? 7 : 8)};
+		build_frame(&fs[i], &s);
+		fr[i] = fs[i].b;
+		len[i] = fs[i].len;
+	}
+	fg_engine_classify(e, fr, len, 200, 0, v); /* more than FG_BURST_MAX: cut into bursts */
+	int ok = 1;
+	for (int i = 0; i < 200; i++)
+		ok &= v[i] == (i % 2 ? FG_DROP : FG_PASS);
+	CHECK(ok);
+	fg_engine_classify(e, fr, len, 0, 0, v);
+	struct fg_counters c;
+	fg_engine_counters(e, &c);
+	CHECK(c.packets == 200 && c.dropped == 100);
+	free(fs);
+	fg_engine_free(e);
+}
+
+void test_engine(void)
+{
+	test_first_match();
+	test_terms();
+	test_ratelimit();
+	test_bursts();
+}
