@@ -14,6 +14,9 @@ struct fg_live_opts {
 	const char *inject_dev;      /* af_xdp: TUN device for re-injection (default "fg<queue>") */
 	int zerocopy;                /* af_xdp: -1 auto, 0 copy, 1 require zero-copy */
 	int mlock;                   /* lock memory so the packet loop never faults */
+	/* Extensions (zero = previous behaviour) */
+	int xdp_takeover; /* af_xdp: replace an XDP program attached outside libxdp's dispatcher while running,
+			   * re-attach it at exit (also FLOODGATE_XDP_TAKEOVER=1) */
 };
 
 int fg_live_af_xdp(const struct fg_live_opts *o);

@@ -17,8 +17,11 @@ int fg_live_af_xdp(const struct fg_live_opts *o)
 }
 #else
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/if_link.h>
+#include <net/if.h>
 #include <linux/if_xdp.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -48,6 +51,9 @@ struct xsk_rx {
 	struct xsk_ring_cons comp;
 	struct xsk_ring_cons rx;
 	int zerocopy;
+	int ifindex;
+	int saved_prog_fd; /* an XDP program we replaced (see take_over); restored at exit; -1 = none */
+	char saved_prog_name[64];
 };
 
 static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap)
@@ -55,6 +61,16 @@ static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap
 	if (level == LIBXDP_DEBUG || (level == LIBXDP_INFO && !getenv("FG_DEBUG")))
 		return 0;
 	fputs("floodgate-rx: libxdp: ", stderr);
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* libbpf's notes (unknown ELF sections of libxdp's objects, the dispatcher probe) are noise to an operator:
+ * libxdp and this file report what matters. FG_DEBUG=1 shows them. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	if (!getenv("FG_DEBUG"))
+		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
 
@@ -121,8 +137,74 @@ static int bind_queue(struct xsk_rx *x, const struct fg_live_opts *o)
 	}
 }
 
+static int takeover_allowed(const struct fg_live_opts *o)
+{
+	const char *env = getenv("FLOODGATE_XDP_TAKEOVER");
+	return o->xdp_takeover || (env && strcmp(env, "1") == 0);
+}
+
+/* libxdp lets several XDP programs share an interface through its dispatcher. A program attached without the
+ * dispatcher (or on a kernel that cannot load it: the dispatcher needs freplace programs) blocks the
+ * receiver's program. With take-over allowed, detach it for the receiver's lifetime and re-attach it at exit;
+ * libxdp's XSK program passes every frame of every other queue to the kernel, as a pass-through would. */
+static int take_over(struct xsk_rx *x, const struct fg_live_opts *o)
+{
+	__u32 id = 0;
+	if (bpf_xdp_query_id(x->ifindex, XDP_FLAGS_DRV_MODE, &id) != 0 || id == 0)
+		return 0;
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(x->ifindex);
+	if (libxdp_get_error(mp) || !mp)
+		return 0;
+	int legacy = xdp_multiprog__is_legacy(mp);
+	const struct xdp_program *main_prog = xdp_multiprog__main_prog(mp);
+	snprintf(x->saved_prog_name, sizeof(x->saved_prog_name), "%s",
+		 main_prog && xdp_program__name(main_prog) ? xdp_program__name(main_prog) : "?");
+	xdp_multiprog__close(mp);
+	if (!legacy)
+		return 0; /* a dispatcher: libxdp adds the receiver's program to it */
+	if (!takeover_allowed(o)) {
+		fprintf(stderr,
+			"floodgate-rx: %s already has XDP program '%s' (id %u) outside libxdp's dispatcher, so the "
+			"receiver's AF_XDP program cannot join it: unload it (`ip link set dev %s xdpdrv off`) or let "
+			"floodgate-rx replace it while it runs and restore it at exit (--xdp-takeover, or "
+			"FLOODGATE_XDP_TAKEOVER=1)\n",
+			o->ifname, x->saved_prog_name, id, o->ifname);
+		return -1;
+	}
+	x->saved_prog_fd = bpf_prog_get_fd_by_id(id);
+	if (x->saved_prog_fd < 0 || bpf_xdp_detach(x->ifindex, XDP_FLAGS_DRV_MODE, NULL) != 0) {
+		fprintf(stderr, "floodgate-rx: cannot take over XDP program '%s' (id %u) on %s: %s\n",
+			x->saved_prog_name, id, o->ifname, strerror(errno));
+		if (x->saved_prog_fd >= 0)
+			close(x->saved_prog_fd);
+		x->saved_prog_fd = -1;
+		return -1;
+	}
+	fprintf(stderr, "floodgate-rx: replaced XDP program '%s' (id %u) on %s for the receiver's lifetime; it is "
+			"re-attached at exit\n",
+		x->saved_prog_name, id, o->ifname);
+	return 0;
+}
+
+static void restore_taken_over(struct xsk_rx *x)
+{
+	if (x->saved_prog_fd < 0)
+		return;
+	int rc = bpf_xdp_attach(x->ifindex, x->saved_prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	if (rc != 0)
+		fprintf(stderr, "floodgate-rx: could not re-attach XDP program '%s': %s (re-load it by hand)\n",
+			x->saved_prog_name, strerror(-rc));
+	else
+		fprintf(stderr, "floodgate-rx: re-attached XDP program '%s'\n", x->saved_prog_name);
+	close(x->saved_prog_fd);
+	x->saved_prog_fd = -1;
+}
+
 static int setup(struct xsk_rx *x, const struct fg_live_opts *o)
 {
+	x->ifindex = (int)if_nametoindex(o->ifname);
+	if (take_over(x, o) != 0)
+		return -1;
 	size_t size = (size_t)NUM_FRAMES * FRAME_SIZE;
 	x->area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (x->area == MAP_FAILED) {
@@ -164,7 +246,9 @@ static void release(struct xsk_rx *x)
 		xsk_umem__delete(x->umem);
 	if (x->area)
 		munmap(x->area, (size_t)NUM_FRAMES * FRAME_SIZE);
+	restore_taken_over(x);
 	memset(x, 0, sizeof(*x));
+	x->saved_prog_fd = -1;
 }
 
 static void inject(struct fg_rt *rt, int tun, const uint8_t *frame, uint32_t len)
@@ -227,6 +311,7 @@ int fg_live_af_xdp(const struct fg_live_opts *o)
 	if (rc != 0)
 		return rc;
 	libxdp_set_print(libxdp_log);
+	libbpf_set_print(libbpf_log);
 
 	char tun_name[16]; /* IFNAMSIZ */
 	snprintf(tun_name, sizeof(tun_name), "fg%u", o->queue);
@@ -241,14 +326,21 @@ int fg_live_af_xdp(const struct fg_live_opts *o)
 
 	struct xsk_rx x;
 	memset(&x, 0, sizeof(x));
+	x.saved_prog_fd = -1;
 	if (setup(&x, o) != 0) {
 		release(&x);
 		close(tun);
 		fg_rt_teardown(&rt);
 		return FG_EXIT_RUNTIME;
 	}
-	fprintf(stderr, "floodgate-rx: af_xdp on %s queue %u (native mode, %s), re-injecting through %s\n", o->ifname,
-		o->queue, x.zerocopy ? "zero-copy" : "copy", inject_dev);
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(x.ifindex);
+	int dispatched = mp && !libxdp_get_error(mp) && !xdp_multiprog__is_legacy(mp);
+	if (mp && !libxdp_get_error(mp))
+		xdp_multiprog__close(mp);
+	fprintf(stderr, "floodgate-rx: af_xdp on %s queue %u (native mode, %s, XSK program %s), re-injecting through %s\n",
+		o->ifname, o->queue, x.zerocopy ? "zero-copy" : "copy",
+		dispatched ? "in libxdp's dispatcher" : "alone: libxdp's dispatcher did not load (it needs freplace)",
+		inject_dev);
 	fg_rt_ready(&rt);
 	run(&rt, &x, tun);
 	fg_rt_teardown(&rt);
