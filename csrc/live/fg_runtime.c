@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "fg_runtime.h"
 
+#include "../fg_rules_file.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -69,61 +71,14 @@ int fg_rt_check_queue(const char *ifname, unsigned queue, char *err, size_t errl
 	return 0;
 }
 
-char *fg_rt_read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		n += fread(buf + n, 1, cap - n - 1, f);
-		if (ferror(f)) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		if (feof(f))
-			break;
-		if (cap > (64u << 20)) { /* a rules file is not this big: refuse rather than grow */
-			free(buf);
-			buf = NULL;
-			errno = EFBIG;
-			break;
-		}
-		char *bigger = realloc(buf, cap * 2);
-		if (!bigger) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		buf = bigger;
-		cap *= 2;
-	}
-	int saved = errno;
-	fclose(f);
-	errno = saved;
-	if (!buf)
-		return NULL;
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
-/* Compile the rules file; NULL with a message on stderr when it cannot be read or compiled. */
+/* Compile the rules file (fg_rules_file: whole-file read, src-file paths relative to it); NULL with a message
+ * on stderr when it cannot be read or compiled. */
 static struct fg_engine *load_rules(const char *path)
 {
-	size_t len = 0;
-	char *text = fg_rt_read_file(path, &len);
-	if (!text) {
-		fprintf(stderr, "floodgate-rx: cannot read rules file %s: %s\n", path, strerror(errno));
-		return NULL;
-	}
 	char err[512] = "";
-	struct fg_engine *e = fg_engine_compile(text, len, err, sizeof(err));
-	free(text);
+	struct fg_engine *e = fg_rules_load_file(path, err, sizeof(err));
 	if (!e)
-		fprintf(stderr, "floodgate-rx: rules file %s: %s\n", path, err[0] ? err : "cannot compile");
+		fprintf(stderr, "floodgate-rx: rules file %s\n", err[0] ? err : "cannot be compiled");
 	return e;
 }
 
@@ -392,7 +347,7 @@ static void reload(struct fg_rt *rt)
 		rt->reload_errs++;
 		fprintf(stderr, "floodgate-rx: reload refused, the previous rules stay in force\n");
 	} else {
-		fg_engine_adopt_counters(fresh, rt->eng);
+		fg_engine_adopt_state(fresh, rt->eng); /* counters, and rate-limit tables whose rule is unchanged */
 		fg_engine_free(rt->eng);
 		rt->eng = fresh;
 		rt->reloads++;

@@ -57,7 +57,4 @@ void fg_rt_teardown(struct fg_rt *rt);
 void fg_rt_notify(const char *state);
 int fg_rt_write_stats(struct fg_rt *rt);
 
-/* Read a whole file into a fresh NUL-terminated buffer (caller frees); NULL and errno on error. */
-char *fg_rt_read_file(const char *path, size_t *len);
-
 #endif
