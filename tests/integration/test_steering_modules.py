@@ -191,6 +191,44 @@ def test_ntuple_location_taken_by_foreign_rule_is_refused(tmp_path: Path, standi
     assert rules(eth) == before
 
 
+def ntuple_on(script: Path) -> bool | None:
+    state = ntuple.ntuple_feature(nic.ethtool(script, "-k", nic.NAME).stdout)
+    return None if state is None else state[0]
+
+
+def test_ntuple_enable_ntuple_turns_the_feature_on(tmp_path: Path, standin_lib: Path) -> None:
+    eth = standin(tmp_path, standin_lib, ntuple=0)
+    assert ntuple_on(eth) is False
+    preview = ntuple_mod(eth, check=True, rules=[DNS], enable_ntuple=True)
+    assert preview["commands"] == [
+        f"{eth} -K fgnic0 ntuple on",
+        f"{eth} -N fgnic0 flow-type udp4 dst-port 53 action 4",
+    ]
+    assert ntuple_on(eth) is False and rules(eth) == []
+    res = ntuple_mod(eth, rules=[DNS], enable_ntuple=True)
+    assert res["changed"] is True and res["ntuple_enabled"] is True and res["added"] == [2045]
+    assert ntuple_on(eth) is True and len(rules(eth)) == 1
+    again = ntuple_mod(eth, rules=[DNS], enable_ntuple=True)
+    assert again["changed"] is False and again["ntuple_enabled"] is False
+
+
+def test_ntuple_off_without_enable_fails_clearly(tmp_path: Path, standin_lib: Path) -> None:
+    eth = standin(tmp_path, standin_lib, ntuple=0)
+    res = ntuple_mod(eth, rules=[DNS])
+    assert res["failed"] is True
+    assert "rmgr: Cannot insert RX class rule: Operation not supported" in res["msg"]
+    assert "use enable_ntuple: true" in res["msg"] and "no rule had been added" in res["msg"]
+    assert rules(eth) == []
+
+
+def test_ntuple_failed_run_turns_ntuple_off_again(tmp_path: Path, standin_lib: Path) -> None:
+    eth = standin(tmp_path, standin_lib, ntuple=0, rule_capacity=1)
+    res = ntuple_mod(eth, rules=[DNS, {**DNS, "dst_port": 123}], enable_ntuple=True)
+    assert res["failed"] is True and "No space left on device" in res["msg"]
+    assert "the ntuple feature this task turned on was turned off again" in res["msg"]
+    assert ntuple_on(eth) is False and rules(eth) == []
+
+
 @pytest.mark.parametrize(
     ("rule", "message"),
     [

@@ -4,7 +4,11 @@
  * LD_PRELOADed into /usr/sbin/ethtool, this library answers ethtool's SIOCETHTOOL ioctls for ONE
  * made-up interface (env FG_NIC_NAME) as an ixgbe-like NIC would: RX ring count, the RSS indirection
  * table and hash key (GRSSH/SRSSH) and an ntuple rule table (GRXCLSRLCNT/GRXCLSRLALL/GRXCLSRULE/
- * SRXCLSRLINS/SRXCLSRLDEL). Every other ioctl, and every other interface, goes to the kernel untouched.
+ * SRXCLSRLINS/SRXCLSRLDEL) and, when no real interface has that name, a small ixgbe-like offload feature
+ * set including ntuple (ethtool's ioctl path for -k/-K: ethtool falls back to it when netlink is refused, which
+ * the stand-in does only for its made-up interface). As on ixgbe, inserting a rule while ntuple is off fails
+ * with EOPNOTSUPP, and turning ntuple off deletes every rule. Every other ioctl, and every other interface,
+ * goes to the kernel untouched.
  *
  * Why: no NIC here supports -x/-X/-n/-N (veth answers "Operation not supported"). With this stand-in the
  * REAL ethtool parses the arguments, computes the weight table (fill_indir_table), picks rule locations
@@ -13,7 +17,8 @@
  *
  * State persists between ethtool runs in FG_NIC_STATE (a binary file). Knobs, read when the file is
  * created: FG_NIC_RINGS (default 16), FG_NIC_INDIR_SIZE (128), FG_NIC_RULE_SLOTS (table size ethtool
- * sees, 2046 like ixgbe), FG_NIC_RULE_CAPACITY (rules the "hardware" holds before ENOSPC, 8).
+ * sees, 2046 like ixgbe), FG_NIC_RULE_CAPACITY (rules the "hardware" holds before ENOSPC, 8), FG_NIC_NTUPLE
+ * (1: ntuple starts on, the default; 0: starts off).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -21,11 +26,13 @@
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #ifndef ETH_RSS_HASH_TOP
 #define ETH_RSS_HASH_TOP (1 << 0) /* toeplitz, as in the kernel's ethtool.h */
@@ -33,10 +40,20 @@
 #define MAX_INDIR 512
 #define MAX_RULES 64
 #define KEY_SIZE 40
-#define MAGIC 0x66676e31u /* "fgn1" */
+#define MAGIC 0x66676e32u /* "fgn2" */
+
+/* Offload features (kernel names, ETH_SS_FEATURES order) of the modelled NIC: one 32-bit block. */
+enum { F_RXCSUM, F_TXCSUM, F_SG, F_TSO, F_GSO, F_GRO, F_LRO, F_RXHASH, F_RXVLAN, F_TXVLAN, F_NTUPLE, NFEAT };
+static const char feature_names[NFEAT][ETH_GSTRING_LEN] = {
+	"rx-checksum",	    "tx-checksum-ip-generic", "tx-scatter-gather", "tx-tcp-segmentation",
+	"tx-generic-segmentation", "rx-gro",		      "rx-lro",		   "rx-hashing",
+	"rx-vlan-hw-parse", "tx-vlan-hw-insert",      "rx-ntuple-filter",
+};
+#define BIT(f) (1u << (f))
+#define ALL_FEATURES (BIT(NFEAT) - 1)
 
 struct nic_state {
-	uint32_t magic, rings, indir_size, slots, capacity, nrules;
+	uint32_t magic, rings, indir_size, slots, capacity, nrules, features;
 	uint32_t indir[MAX_INDIR];
 	uint8_t key[KEY_SIZE];
 	struct ethtool_rx_flow_spec rules[MAX_RULES];
@@ -64,6 +81,7 @@ static int load(struct nic_state *s)
 	s->indir_size = env_u32("FG_NIC_INDIR_SIZE", 128);
 	s->slots = env_u32("FG_NIC_RULE_SLOTS", 2046);
 	s->capacity = env_u32("FG_NIC_RULE_CAPACITY", 8);
+	s->features = ALL_FEATURES & ~BIT(F_LRO) & ~(env_u32("FG_NIC_NTUPLE", 1) ? 0 : BIT(F_NTUPLE));
 	if (s->indir_size > MAX_INDIR || s->capacity > MAX_RULES || !s->rings)
 		return -1;
 	for (uint32_t i = 0; i < s->indir_size; i++)
@@ -162,6 +180,8 @@ static int rxnfc(struct nic_state *s, struct ethtool_rxnfc *c)
 	case ETHTOOL_SRXCLSRLINS: {
 		struct ethtool_rx_flow_spec *fs = &c->fs;
 		uint32_t flow = fs->flow_type & ~(FLOW_EXT | FLOW_MAC_EXT | FLOW_RSS);
+		if (!(s->features & BIT(F_NTUPLE)))
+			return -EOPNOTSUPP; /* ixgbe: no perfect filters while ntuple is off */
 		if (fs->location >= s->slots)
 			return -EINVAL;
 		if (flow != TCP_V4_FLOW && flow != UDP_V4_FLOW && flow != TCP_V6_FLOW && flow != UDP_V6_FLOW &&
@@ -190,6 +210,60 @@ static int rxnfc(struct nic_state *s, struct ethtool_rxnfc *c)
 
 static const char hash_names[][ETH_GSTRING_LEN] = {"toeplitz", "xor", "crc32"};
 
+static uint32_t on(const struct nic_state *s, int f)
+{
+	return (s->features >> f) & 1;
+}
+
+static int features(struct nic_state *s, void *data, uint32_t cmd)
+{
+	struct ethtool_value *v = data;
+	switch (cmd) {
+	case ETHTOOL_GRXCSUM: v->data = on(s, F_RXCSUM); return 0;
+	case ETHTOOL_GTXCSUM: v->data = on(s, F_TXCSUM); return 0;
+	case ETHTOOL_GSG: v->data = on(s, F_SG); return 0;
+	case ETHTOOL_GTSO: v->data = on(s, F_TSO); return 0;
+	case ETHTOOL_GGSO: v->data = on(s, F_GSO); return 0;
+	case ETHTOOL_GGRO: v->data = on(s, F_GRO); return 0;
+	case ETHTOOL_GFLAGS:
+		v->data = (on(s, F_LRO) ? ETH_FLAG_LRO : 0) | (on(s, F_RXVLAN) ? ETH_FLAG_RXVLAN : 0) |
+			  (on(s, F_TXVLAN) ? ETH_FLAG_TXVLAN : 0) | (on(s, F_NTUPLE) ? ETH_FLAG_NTUPLE : 0) |
+			  (on(s, F_RXHASH) ? ETH_FLAG_RXHASH : 0);
+		return 0;
+	case ETHTOOL_GFEATURES: {
+		struct ethtool_gfeatures *g = data;
+		uint32_t room = g->size;
+		g->size = 1;
+		if (room < 1)
+			return 0; /* the kernel reports the size it needs */
+		g->features[0].available = ALL_FEATURES;
+		g->features[0].requested = s->features;
+		g->features[0].active = s->features;
+		g->features[0].never_changed = 0;
+		return 0;
+	}
+	case ETHTOOL_SFEATURES: {
+		struct ethtool_sfeatures *f = data;
+		if (f->size < 1)
+			return -EINVAL;
+		uint32_t valid = f->features[0].valid & ALL_FEATURES;
+		uint32_t was = s->features;
+		s->features = (s->features & ~valid) | (f->features[0].requested & valid);
+		if ((was & BIT(F_NTUPLE)) && !(s->features & BIT(F_NTUPLE)))
+			s->nrules = 0; /* ixgbe drops every perfect filter when ntuple goes off */
+		return save(s) ? -EIO : 0;
+	}
+	}
+	return -EOPNOTSUPP;
+}
+
+/* Is the stand-in interface's name free (not a real interface here)? Then it also answers -k/-K. */
+static int models_features(void)
+{
+	const char *name = getenv("FG_NIC_NAME");
+	return name && if_nametoindex(name) == 0;
+}
+
 static int handle(void *data)
 {
 	struct nic_state s;
@@ -204,20 +278,39 @@ static int handle(void *data)
 		return rxfh(&s, data, 1);
 	case ETHTOOL_GSSET_INFO: {
 		struct ethtool_sset_info *si = data;
-		if (!(si->sset_mask & (1ULL << ETH_SS_RSS_HASH_FUNCS)))
-			return -EOPNOTSUPP;
-		si->sset_mask = 1ULL << ETH_SS_RSS_HASH_FUNCS;
-		si->data[0] = 3;
+		uint64_t known = (1ULL << ETH_SS_RSS_HASH_FUNCS) | (models_features() ? 1ULL << ETH_SS_FEATURES : 0);
+		uint64_t asked = si->sset_mask & known;
+		uint32_t k = 0;
+		for (int set = 0; set < 64; set++)
+			if (asked & (1ULL << set))
+				si->data[k++] = set == ETH_SS_FEATURES ? NFEAT : 3;
+		si->sset_mask = asked;
 		return 0;
 	}
 	case ETHTOOL_GSTRINGS: {
 		struct ethtool_gstrings *gs = data;
-		if (gs->string_set != ETH_SS_RSS_HASH_FUNCS)
-			return -EOPNOTSUPP;
-		gs->len = 3;
-		memcpy(gs->data, hash_names, sizeof(hash_names));
-		return 0;
+		if (gs->string_set == ETH_SS_RSS_HASH_FUNCS) {
+			gs->len = 3;
+			memcpy(gs->data, hash_names, sizeof(hash_names));
+			return 0;
+		}
+		if (gs->string_set == ETH_SS_FEATURES && models_features()) {
+			gs->len = NFEAT;
+			memcpy(gs->data, feature_names, sizeof(feature_names));
+			return 0;
+		}
+		return -EOPNOTSUPP;
 	}
+	case ETHTOOL_GRXCSUM:
+	case ETHTOOL_GTXCSUM:
+	case ETHTOOL_GSG:
+	case ETHTOOL_GTSO:
+	case ETHTOOL_GGSO:
+	case ETHTOOL_GGRO:
+	case ETHTOOL_GFLAGS:
+	case ETHTOOL_GFEATURES:
+	case ETHTOOL_SFEATURES:
+		return models_features() ? features(&s, data, cmd) : -EOPNOTSUPP;
 	case ETHTOOL_GRXRINGS:
 	case ETHTOOL_GRXCLSRLCNT:
 	case ETHTOOL_GRXCLSRLALL:
@@ -227,6 +320,20 @@ static int handle(void *data)
 		return rxnfc(&s, data);
 	}
 	return -EOPNOTSUPP;
+}
+
+/* ethtool uses netlink for -k/-K when it can: refuse netlink (only) while the stand-in answers -k/-K,
+ * so ethtool takes its ioctl path, exactly as with a kernel without ethtool netlink. */
+int socket(int domain, int type, int protocol)
+{
+	static int (*real_socket)(int, int, int);
+	if (!real_socket)
+		real_socket = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+	if (domain == AF_NETLINK && models_features()) {
+		errno = EPROTONOSUPPORT;
+		return -1;
+	}
+	return real_socket(domain, type, protocol);
 }
 
 int ioctl(int fd, unsigned long request, ...)
