@@ -131,7 +131,8 @@ def test_weights_ethtool_refuses(weights: list[int], size: int, message: str) ->
         weights_to_table(weights, size)
 
 
-weights_strategy = st.lists(st.integers(0, 6), min_size=1, max_size=16).filter(lambda w: sum(w) > 0)
+# total weight stays <= 64, the smallest table size (ethtool refuses a total above the table size)
+weights_strategy = st.lists(st.integers(0, 6), min_size=1, max_size=16).filter(lambda w: 0 < sum(w) <= 64)
 
 
 @given(weights=weights_strategy, size=st.sampled_from(SIZES))
@@ -217,3 +218,12 @@ def test_weight_fixture_equals_real_ethtool(standin_lib: Path, tmp_path: Path) -
             standin_lib, tmp_path, case["size"], len(case["weights"]), "weight", *map(str, case["weights"])
         )
         assert real == case["table"], case
+
+
+def test_real_ethtool_refuses_total_above_table_size(standin_lib: Path, tmp_path: Path) -> None:
+    script = nic.make_ethtool(tmp_path, standin_lib, rings=16, indir_size=64)
+    done = nic.ethtool(script, "-X", nic.NAME, "weight", *["5"] * 13)
+    assert done.returncode != 0
+    assert "Total weight exceeds the size of the indirection table" in done.stderr
+    with pytest.raises(RxfhError, match="exceeds the indirection table size 64"):
+        weights_to_table([5] * 13, 64)
