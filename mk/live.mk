@@ -9,3 +9,9 @@ BENCH_LIVE_ARGS ?= 4 3 50
 bench-live:
 	$(MAKE) -C csrc
 	csrc/live/tools/bench_live.sh csrc/floodgate-rx $(BENCH_LIVE_ARGS)
+
+# The live tests (tests/integration/test_af_xdp_live.py) run csrc/floodgate-rx.
+.PHONY: live-test-prereqs
+TEST_PREREQS += live-test-prereqs
+live-test-prereqs:
+	$(MAKE) -C csrc floodgate-rx

@@ -321,8 +321,11 @@ def test_receiver_takes_queue_4_only_and_reinjects_passed(nets: tuple[str, str],
     assert code == 0, err
     assert "queue 4 released" in err
     (tmp_path / "rules").write_text(RULES)
-    rx2 = Receiver(edge, tmp_path)
+    rx2 = Receiver(edge, tmp_path, "--cpu", "0", "--mlock")  # pinned and locked this time
     rx2.wait_state("READY=1")
+    status = Path(f"/proc/{rx2.proc.pid}/status").read_text()
+    assert re.search(r"^Cpus_allowed_list:\s+0$", status, re.M), status
+    assert int(re.search(r"^VmLck:\s+(\d+) kB", status, re.M).group(1)) > 0, status
     send(allowed, 10)
     s5 = rx2.stats_after(lambda s: s["packets"] >= 10)
     assert s5["packets"] == 10 and s5["passed"] == 10

@@ -53,13 +53,13 @@ run_af_xdp() {
   RXPID=$!
   for _ in $(seq 100); do [ -s "$WORK/rx.json" ] && break; sleep 0.1; done
   [ -s "$WORK/rx.json" ] || { cat "$WORK/rx.err" >&2; exit 1; }
-  local p0 k0 out p1 k1 secs
-  p0=$(stat_packets); k0=$(udp_in)
+  local p0 k0 out p1 k1 secs c0 c1
+  p0=$(stat_packets); k0=$(udp_in); c0=$(cpu_ticks "$RXPID")
   out=$(flood); sleep 0.3
-  p1=$(stat_packets); k1=$(udp_in)
+  p1=$(stat_packets); k1=$(udp_in); c1=$(cpu_ticks "$RXPID")
   kill -TERM "$RXPID"; wait "$RXPID"; RXPID=; rm -f "$WORK/rx.json"
   secs=$(field seconds <<<"$out")
-  echo "$(( p1 - p0 )) $(( k1 - k0 )) $(field pps <<<"$out") $secs" >"$WORK/res"
+  echo "$(( p1 - p0 )) $(( k1 - k0 )) $(field pps <<<"$out") $secs $(awk -v t=$(( c1 - c0 )) -v hz="$HZ" 'BEGIN { print t / hz }')" >"$WORK/res"
 }
 
 run_peer() {
@@ -69,21 +69,27 @@ run_peer() {
   local pid=$!
   sleep 0.3; out=$(flood); wait "$pid"; k1=$(udp_in)
   peer=$(field packets <"$WORK/peer.out"); secs=$(field seconds <<<"$out")
-  echo "$peer $(( k1 - k0 )) $(field pps <<<"$out") $secs" >"$WORK/res"
+  echo "$peer $(( k1 - k0 )) $(field pps <<<"$out") $secs $(field cpu_seconds <"$WORK/peer.out")" >"$WORK/res"
 }
 
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 : >"$WORK/xdp"; : >"$WORK/peer"
 for r in $(seq "$ROUNDS"); do
-  run_af_xdp; read -r pk kk off s <"$WORK/res"
-  awk -v p="$pk" -v k="$kk" -v o="$off" -v s="$s" 'BEGIN { printf "%.0f %.0f %.0f\n", p / s, k / s, o }' >>"$WORK/xdp"
-  run_peer; read -r pk kk off s <"$WORK/res"
-  awk -v p="$pk" -v k="$kk" -v o="$off" -v s="$s" 'BEGIN { printf "%.0f %.0f %.0f\n", p / s, k / s, o }' >>"$WORK/peer"
-  echo "round $r: af_xdp $(tail -1 "$WORK/xdp")  peer $(tail -1 "$WORK/peer")  (queue-$Q pps, kernel other-queue pps, offered pps)"
+  for side in xdp peer; do
+    if [ "$side" = xdp ]; then run_af_xdp; else run_peer; fi
+    read -r pk kk off s cpu <"$WORK/res"
+    # queue-Q pps, kernel UDP pps, offered pps, receiver CPU ns per queue-Q frame
+    awk -v p="$pk" -v k="$kk" -v o="$off" -v s="$s" -v c="$cpu" \
+      'BEGIN { printf "%.0f %.0f %.0f %.0f\n", p / s, k / s, o, (p > 0 ? c * 1e9 / p : 0) }' >>"$WORK/$side"
+  done
+  echo "round $r: af_xdp $(tail -1 "$WORK/xdp")  peer $(tail -1 "$WORK/peer")  (queue-$Q pps, kernel UDP pps, offered pps, receiver ns/frame)"
 done
 X=$(cut -d' ' -f1 "$WORK/xdp" | median); XK=$(cut -d' ' -f2 "$WORK/xdp" | median); XO=$(cut -d' ' -f3 "$WORK/xdp" | median)
 P=$(cut -d' ' -f1 "$WORK/peer" | median); PK=$(cut -d' ' -f2 "$WORK/peer" | median); PO=$(cut -d' ' -f3 "$WORK/peer" | median)
+XC=$(cut -d' ' -f4 "$WORK/xdp" | median); PC=$(cut -d' ' -f4 "$WORK/peer" | median)
 echo "flood: ${SHARE}% to queue $Q, rest over the other 7 queues; receiver and peer pinned to CPU $RX_CPU, flood to CPU $FLOOD_CPU; median of $ROUNDS x ${SECS}s"
-echo "af_xdp: queue-$Q pps=$X (offered to queue $Q: $(( XO * SHARE / 100 ))) kernel other-queue pps=$XK offered pps=$XO"
-echo "peer AF_PACKET TPACKET_V3+cBPF queue filter: queue-$Q pps=$P (offered to queue $Q: $(( PO * SHARE / 100 ))) kernel all-queue pps=$PK offered pps=$PO"
-awk -v x="$X" -v p="$P" -v xk="$XK" -v xo="$XO" 'BEGIN { printf "live_af_xdp_pps=%d afpacket_peer_pps=%d ratio=%.2f kernel_other_queues_pps=%d offered_pps=%d\n", x, p, (p > 0 ? x / p : 0), xk, xo }'
+echo "af_xdp: queue-$Q pps=$X of $(( XO * SHARE / 100 )) offered; kernel UDP stack pps=$XK (the other queues' share: $(( XO - XO * SHARE / 100 ))); receiver CPU ${XC} ns/frame"
+echo "peer AF_PACKET TPACKET_V3+cBPF queue filter: queue-$Q pps=$P of $(( PO * SHARE / 100 )) offered; kernel UDP stack pps=$PK (all $PO offered: the tap does not take the queue); reader CPU ${PC} ns/frame"
+awk -v x="$X" -v p="$P" -v xk="$XK" -v xo="$XO" -v xc="$XC" -v pc="$PC" 'BEGIN { printf "live_af_xdp_pps=%d afpacket_peer_pps=%d ratio=%.2f kernel_other_queues_pps=%d offered_pps=%d af_xdp_ns_per_frame=%d peer_ns_per_frame=%d\n", x, p, (p > 0 ? x / p : 0), xk, xo, xc, pc }'

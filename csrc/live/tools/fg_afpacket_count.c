@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,7 +78,11 @@ int main(int argc, char **argv)
 	socklen_t sl = sizeof(st);
 	getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl);
 	t -= t0;
-	printf("packets=%llu seconds=%.2f pps=%.0f ring_drops=%u\n", (unsigned long long)packets, t,
-	       (double)packets / t, st.tp_drops);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+		     ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+	printf("packets=%llu seconds=%.2f pps=%.0f ring_drops=%u cpu_seconds=%.3f\n", (unsigned long long)packets, t,
+	       (double)packets / t, st.tp_drops, cpu);
 	return 0;
 }
