@@ -147,15 +147,17 @@ def _diff(before: dict[str, bool], after: dict[str, bool], iface: str) -> dict[s
 
 
 def _predict(features: dict[str, dict[str, Any]], plan: dict[str, bool]) -> dict[str, bool]:
-    """The state -K should produce: every changeable member of each planned feature takes its value."""
+    """The state -K should produce: every changeable member of each planned feature takes its value; an
+    aggregate then reads "on" when any member is on (ethtool's rule)."""
     after = states(features)
     for name, want in plan.items():
-        subs = members(features, name)
-        for sub in subs:
+        for sub in members(features, name):
             if not features[sub]["fixed"]:
                 after[sub] = want
-        # an aggregate reads "on" when any member is on (ethtool's rule)
-        after[name] = any(after[s] for s in subs) if subs != [name] else want
+    for name in features:
+        subs = members(features, name)
+        if subs != [name]:
+            after[name] = any(after[s] for s in subs)
     return after
 
 
@@ -241,7 +243,7 @@ def main() -> None:
         n: v for n, v in result["after"].items() if result["before"].get(n) != v and n not in planned_members
     }
     result["changed"] = result["after"] != result["before"]
-    refused = {n: w for n, w in plan.items() if _still_wrong(now, n, w)}
+    refused = _still_wrong(now, wanted)
     if set_err is not None or refused:
         _roll_back(module, ethtool, iface, features, now, result, refused, set_err)
     if module._diff:
@@ -249,11 +251,12 @@ def main() -> None:
     module.exit_json(**result)
 
 
-def _still_wrong(now: dict[str, dict[str, Any]], name: str, want: bool) -> bool:
+def _still_wrong(now: dict[str, dict[str, Any]], wanted: dict[str, bool]) -> dict[str, bool]:
+    """What the kernel did not apply: the plan the same request would need now."""
     try:
-        return bool(plan_changes(now, {name: want}))
+        return plan_changes(now, wanted)
     except FeatureError:
-        return True
+        return dict(wanted)
 
 
 def _read_quietly(module: AnsibleModule, ethtool: str, iface: str) -> dict[str, bool] | None:

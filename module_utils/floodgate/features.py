@@ -119,9 +119,11 @@ def resolve_name(features: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
-def is_satisfied(features: Mapping[str, Mapping[str, Any]], name: str, want: bool) -> bool:
-    """True when every changeable member of `name` is already `want` (fixed members cannot move)."""
-    subs = members(features, name)
+def is_satisfied(
+    features: Mapping[str, Mapping[str, Any]], name: str, want: bool, subs: list[str] | None = None
+) -> bool:
+    """True when every changeable member of `name` (or of `subs`) is already `want` (fixed ones cannot move)."""
+    subs = members(features, name) if subs is None else subs
     changeable = [s for s in subs if not features[s]["fixed"]]
     if not changeable:
         return all(features[s]["on"] == want for s in subs) or features[name]["on"] == want
@@ -129,27 +131,39 @@ def is_satisfied(features: Mapping[str, Mapping[str, Any]], name: str, want: boo
 
 
 def plan_changes(features: Mapping[str, Mapping[str, Any]], wanted: Mapping[str, bool]) -> dict[str, bool]:
-    """Return {-k name: wanted state} for the features that must change.
+    """Return {-k name: wanted state} for the features that must change, in request order.
 
+    An aggregate named together with some of its members stands for the other members only, and is
+    replaced in the plan by those of them that must change: ethtool applies a legacy flag (`tx`) over
+    every member whatever else is on the `-K` line, so the aggregate itself must not be sent then.
     Raises FeatureError (before anything is changed) listing every unknown name, with close matches, and
     every [fixed] feature whose state would have to change.
     """
     unknown: list[str] = []
     fixed: list[str] = []
-    plan: dict[str, bool] = {}
+    resolved: dict[str, bool] = {}
     for given, want in wanted.items():
         name = resolve_name(features, given)
         if name is None:
             close = difflib.get_close_matches(given, [*features, *SHORT_TO_LONG], n=3, cutoff=0.6)
             unknown.append(f"{given}" + (f" (did you mean: {', '.join(close)}?)" if close else ""))
+        else:
+            resolved[name] = bool(want)
+    plan: dict[str, bool] = {}
+    for name, want in resolved.items():
+        all_subs = members(features, name)
+        subs = [s for s in all_subs if s == name or s not in resolved]
+        if not subs:
+            continue  # every member is named on its own
+        if is_satisfied(features, name, want, subs):
             continue
-        if is_satisfied(features, name, bool(want)):
-            continue
-        subs = members(features, name)
         if all(features[s]["fixed"] for s in subs) or features[name]["fixed"]:
             fixed.append(f"{name}: {'on' if features[name]['on'] else 'off'} [fixed]")
             continue
-        plan[name] = bool(want)
+        if len(subs) < len(all_subs):
+            plan.update({s: want for s in subs if not features[s]["fixed"] and features[s]["on"] != want})
+        else:
+            plan[name] = want
     problems = []
     if unknown:
         problems.append("unknown feature(s): " + "; ".join(unknown))

@@ -449,3 +449,15 @@ def test_check_mode_playbook_shows_the_exact_ethtool_changes(veth: Netns) -> Non
     assert "+generic-receive-offload: off" in out and "-generic-receive-offload: on" in out
     assert "changed=1" in out
     assert veth.features_text() == before  # a preview changes nothing
+
+
+def test_aggregate_and_a_member_named_on_its_own(veth: Netns) -> None:
+    veth.ethtool("-K", IFACE, "tx", "off")
+    args = {"name": IFACE, "features": {"tx": True, "tx-checksum-sctp": False}}
+    res = veth.run("ethtool_features", args)
+    assert res["changed"] is True and not res.get("failed"), res
+    # not "tx-checksumming on tx-checksum-sctp off": ethtool would turn sctp on regardless
+    assert res["cmd"].endswith(f"-K {IFACE} tx-checksum-ip-generic on")
+    text = veth.features_text()
+    assert "\ttx-checksum-ip-generic: on" in text and "\ttx-checksum-sctp: off" in text
+    assert veth.run("ethtool_features", args)["changed"] is False

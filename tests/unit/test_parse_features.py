@@ -139,3 +139,18 @@ def test_actual_changes_of_a_refused_fixed_feature() -> None:
 
 def test_no_actual_changes_block_means_nothing_extra() -> None:
     assert parse_actual_changes("") == {}
+
+
+def test_aggregate_with_members_named_on_their_own() -> None:
+    veth = parse_features(read_fixture("ethtool/veth/ethtool-6.1_k.txt"))
+    # recorded state: tx-checksumming on (ip-generic on, sctp on)
+    plan = plan_changes(veth, {"tx-checksum-sctp": False, "tx": True})
+    assert plan == {"tx-checksum-sctp": False}  # tx is satisfied by the members not named
+    veth["tx-checksum-ip-generic"]["on"] = False
+    plan = plan_changes(veth, {"tx-checksum-sctp": True, "tx": True, "tx-checksum-ip-generic": False})
+    assert plan == {}  # every member named on its own and already right
+    veth["tx-checksum-sctp"]["on"] = False
+    plan = plan_changes(veth, {"tx": True, "tx-checksum-sctp": False})
+    # ethtool applies a legacy flag over all its members whatever follows it on the -K line (measured on
+    # veth), so the aggregate is replaced by the members it stands for
+    assert plan == {"tx-checksum-ip-generic": True}
