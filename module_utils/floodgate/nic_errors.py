@@ -36,6 +36,9 @@ def find_ethtool(module: Any, ethtool_path: str | None) -> str:
 
     Fails the module with a clear message when there is none (run_command would only say ENOENT).
     """
+    if ethtool_path and "/" not in ethtool_path:  # a bare name: look it up like the default
+        found = module.get_bin_path(ethtool_path, required=False, opt_dirs=["/usr/sbin", "/sbin"])
+        ethtool_path = str(found) if found else ethtool_path
     if ethtool_path:
         if os.path.isfile(ethtool_path) and os.access(ethtool_path, os.X_OK):
             return ethtool_path
