@@ -54,6 +54,7 @@ struct xsk_rx {
 	int ifindex;
 	int saved_prog_fd; /* an XDP program we replaced (see take_over); restored at exit; -1 = none */
 	char saved_prog_name[64];
+	__u32 stale_xsk_id; /* libxdp's XSK program left by a killed receiver: reused, and removed at exit */
 };
 
 static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap)
@@ -162,11 +163,15 @@ static int take_over(struct xsk_rx *x, const struct fg_live_opts *o)
 	xdp_multiprog__close(mp);
 	if (!legacy)
 		return 0; /* a dispatcher: libxdp adds the receiver's program to it */
+	if (strcmp(x->saved_prog_name, "xsk_def_prog") == 0) {
+		x->stale_xsk_id = id; /* libxdp's own XSK program (a receiver that was killed): libxdp reuses it */
+		return 0;
+	}
 	if (!takeover_allowed(o)) {
 		fprintf(stderr,
 			"floodgate-rx: %s already has XDP program '%s' (id %u) outside libxdp's dispatcher, so the "
 			"receiver's AF_XDP program cannot join it: unload it (`ip link set dev %s xdpdrv off`) or let "
-			"floodgate-rx replace it while it runs and restore it at exit (--xdp-takeover, or "
+			"floodgate-rx replace it while it runs and restore it at exit (environment "
 			"FLOODGATE_XDP_TAKEOVER=1)\n",
 			o->ifname, x->saved_prog_name, id, o->ifname);
 		return -1;
@@ -246,6 +251,9 @@ static void release(struct xsk_rx *x)
 		xsk_umem__delete(x->umem);
 	if (x->area)
 		munmap(x->area, (size_t)NUM_FRAMES * FRAME_SIZE);
+	__u32 id = 0;
+	if (x->stale_xsk_id && bpf_xdp_query_id(x->ifindex, XDP_FLAGS_DRV_MODE, &id) == 0 && id == x->stale_xsk_id)
+		bpf_xdp_detach(x->ifindex, XDP_FLAGS_DRV_MODE, NULL);
 	restore_taken_over(x);
 	memset(x, 0, sizeof(*x));
 	x->saved_prog_fd = -1;

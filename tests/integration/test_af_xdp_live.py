@@ -404,3 +404,28 @@ def test_xdp_program_outside_dispatcher_is_refused_or_taken_over_and_restored(
     assert code == 0, err
     assert "re-attached XDP program 'xdp_pass_all'" in err
     assert xdp_prog_id(edge) == before
+
+
+def test_restart_after_sigkill_reuses_and_then_removes_the_stale_program(
+    nets: tuple[str, str], tmp_path: Path
+) -> None:
+    """A receiver killed with SIGKILL cannot clean up: its XSK program stays on the NIC. The next receiver
+    starts anyway, works, and leaves the NIC without any XDP program when it stops."""
+    edge, wire = nets
+    (tmp_path / "rules").write_text(RULES)
+    rx = Receiver(edge, tmp_path)
+    rx.wait_state("READY=1")
+    rx.proc.kill()
+    rx.proc.communicate(timeout=30)
+    rx.notify.close()
+    assert (xdp_prog_id(edge) or "").endswith(":xsk_def_prog")
+
+    allowed = socket_in(wire, (ALLOWED_SRC, PORT_Q4_ALLOWED))
+    rx2 = Receiver(edge, tmp_path)
+    rx2.wait_state("READY=1")
+    send(allowed, 20)
+    s = rx2.stats_after(lambda s: s["packets"] >= 20)
+    assert (s["packets"], s["passed"], s["injected"]) == (20, 20, 20)
+    code, err = rx2.stop()
+    assert code == 0, err
+    assert xdp_prog_id(edge) is None
