@@ -54,7 +54,6 @@ struct xsk_rx {
 	int ifindex;
 	int saved_prog_fd; /* an XDP program we replaced (see take_over); restored at exit; -1 = none */
 	char saved_prog_name[64];
-	__u32 stale_xsk_id; /* libxdp's XSK program left by a killed receiver: reused, and removed at exit */
 };
 
 static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap)
@@ -163,10 +162,10 @@ static int take_over(struct xsk_rx *x, const struct fg_live_opts *o)
 	xdp_multiprog__close(mp);
 	if (!legacy)
 		return 0; /* a dispatcher: libxdp adds the receiver's program to it */
-	if (strcmp(x->saved_prog_name, "xsk_def_prog") == 0) {
-		x->stale_xsk_id = id; /* libxdp's own XSK program (a receiver that was killed): libxdp reuses it */
+	/* libxdp's own XSK program, attached alone (the lab keeps one for per-queue counters; a killed receiver
+	 * leaves one): libxdp adds our socket to its map. It is not ours, so it stays when we stop. */
+	if (strcmp(x->saved_prog_name, "xsk_def_prog") == 0)
 		return 0;
-	}
 	if (!takeover_allowed(o)) {
 		fprintf(stderr,
 			"floodgate-rx: %s already has XDP program '%s' (id %u) outside libxdp's dispatcher, so the "
@@ -251,9 +250,6 @@ static void release(struct xsk_rx *x)
 		xsk_umem__delete(x->umem);
 	if (x->area)
 		munmap(x->area, (size_t)NUM_FRAMES * FRAME_SIZE);
-	__u32 id = 0;
-	if (x->stale_xsk_id && bpf_xdp_query_id(x->ifindex, XDP_FLAGS_DRV_MODE, &id) == 0 && id == x->stale_xsk_id)
-		bpf_xdp_detach(x->ifindex, XDP_FLAGS_DRV_MODE, NULL);
 	restore_taken_over(x);
 	memset(x, 0, sizeof(*x));
 	x->saved_prog_fd = -1;
@@ -347,7 +343,7 @@ int fg_live_af_xdp(const struct fg_live_opts *o)
 		xdp_multiprog__close(mp);
 	fprintf(stderr, "floodgate-rx: af_xdp on %s queue %u (native mode, %s, XSK program %s), re-injecting through %s\n",
 		o->ifname, o->queue, x.zerocopy ? "zero-copy" : "copy",
-		dispatched ? "in libxdp's dispatcher" : "alone: libxdp's dispatcher did not load (it needs freplace)",
+		dispatched ? "in libxdp's dispatcher" : "attached alone, without libxdp's dispatcher",
 		inject_dev);
 	fg_rt_ready(&rt);
 	run(&rt, &x, tun);
