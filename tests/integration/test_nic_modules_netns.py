@@ -351,8 +351,8 @@ while time.time() < end:
 
 def test_queue_check_full_chain_on_a_steered_queue(veth: Netns, steered: Path) -> None:
     stats = veth.tmp / "rx-fgt0-4.json"
-    receiver = subprocess.Popen(["ip", "netns", "exec", veth.ns, SYS_PY, "-c", RECEIVER, str(stats), "12"])
-    flood = subprocess.Popen(["ip", "netns", "exec", veth.wire, SYS_PY, "-c", FLOOD, "12"])
+    receiver = subprocess.Popen(["ip", "netns", "exec", veth.ns, SYS_PY, "-c", RECEIVER, str(stats), "60"])
+    flood = subprocess.Popen(["ip", "netns", "exec", veth.wire, SYS_PY, "-c", FLOOD, "60"])
     try:
         deadline = time.time() + 5
         while not stats.exists() and time.time() < deadline:
