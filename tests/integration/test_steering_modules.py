@@ -307,3 +307,86 @@ def test_modules_render_in_ansible_doc() -> None:
         )
         assert done.returncode == 0, done.stderr
         assert "EXAMPLES" in done.stdout and "RETURN VALUES" in done.stdout
+
+
+# ------------------------- the lab's ethtool front end (lab/nicmodel), which the lab mitigation runs against
+
+FRONTEND = nic.REPO / "lab" / "nicmodel" / "ethtool-frontend"
+BPF_OBJ = nic.REPO / "lab" / ".state" / "build" / "nicmodel.bpf.o"
+
+
+@pytest.fixture
+def lab_nic(tmp_path: Path) -> Iterator[Path]:
+    """An 8-queue veth `eth3` in a netns with the lab NIC model's BPF maps; yields an ethtool wrapper that
+    runs the lab front end there (the same program edges have as /usr/local/sbin/ethtool)."""
+    if not FRONTEND.exists():
+        pytest.skip("lab/nicmodel/ethtool-frontend is not in this checkout (lab, issue 4)")
+    if not BPF_OBJ.exists():
+        subprocess.run(["make", "-s", "-C", str(FRONTEND.parent)], check=True)
+    with veth_nic(tmp_path / "nic", interface="eth3") as dev:
+        bpffs, conf = tmp_path / "bpf", tmp_path / "nicmodel.json"
+        bpffs.mkdir()
+        subprocess.run(["mount", "-t", "bpf", "bpf", str(bpffs)], check=True)
+        try:
+            subprocess.run(
+                [
+                    "bpftool",
+                    "prog",
+                    "load",
+                    str(BPF_OBJ),
+                    str(bpffs / "prog"),
+                    "type",
+                    "classifier",
+                    "pinmaps",
+                    str(bpffs),
+                ],
+                check=True,
+            )
+            conf.write_text(f'{{"interfaces": {{"eth3": "{bpffs}"}}}}')
+            (tmp_path / "fg-nicmodel").symlink_to(FRONTEND)
+            run_in_ns = [
+                "ip",
+                "netns",
+                "exec",
+                dev.netns,
+                "env",
+                f"FLOODGATE_NICMODEL_CONF={conf}",
+                "/usr/bin/python3",
+            ]
+            subprocess.run([*run_in_ns, str(tmp_path / "fg-nicmodel"), "reset", "eth3"], check=True)
+            wrapper = tmp_path / "ethtool-lab"
+            wrapper.write_text(f'#!/bin/sh\nexec {" ".join(run_in_ns)} {FRONTEND} "$@"\n')
+            wrapper.chmod(0o755)
+            yield wrapper
+        finally:
+            subprocess.run(["umount", str(bpffs)], check=False)
+
+
+@pytest.mark.root
+def test_rxfh_and_ntuple_against_the_lab_frontend(lab_nic: Path) -> None:
+    def lab(*args: str) -> str:
+        return subprocess.run([str(lab_nic), *args], capture_output=True, text=True, check=True).stdout
+
+    base = {"interface": "eth3", "ethtool_path": str(lab_nic)}
+    boot = rxfh.parse_rxfh(lab("-x", "eth3"))["table"]
+    res = nic.run_module("ethtool_rxfh", {**base, "weights": Q4_OUT})
+    assert res["changed"] is True and not res.get("failed"), res.get("msg")
+    assert (
+        rxfh.parse_rxfh(lab("-x", "eth3"))["table"]
+        == res["after"]
+        == rxfh.weights_to_table(Q4_OUT, len(boot))
+    )
+    assert nic.run_module("ethtool_rxfh", {**base, "weights": Q4_OUT})["changed"] is False
+
+    res = nic.run_module("ethtool_ntuple", {**base, "rules": [DNS], "enable_ntuple": True})
+    assert res["changed"] is True and not res.get("failed"), res.get("msg")
+    parsed = ntuple.parse_ntuple_rules(lab("-n", "eth3"))
+    assert [(r["id"], r["dst_port"], r["action"]) for r in parsed] == [(res["added"][0], 53, 4)]
+    assert (
+        nic.run_module("ethtool_ntuple", {**base, "rules": [DNS], "enable_ntuple": True})["changed"] is False
+    )
+
+    assert nic.run_module("ethtool_ntuple", {**base, "state": "absent", "locations": res["added"]})["changed"]
+    assert ntuple.parse_ntuple_rules(lab("-n", "eth3")) == []
+    assert nic.run_module("ethtool_rxfh", {**base, "equal": 8})["changed"] is True
+    assert rxfh.parse_rxfh(lab("-x", "eth3"))["table"] == boot
