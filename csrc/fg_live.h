@@ -8,7 +8,8 @@ struct fg_live_opts {
 	unsigned queue;              /* RX queue index */
 	int cpu;                     /* core to pin the packet loop to, -1 = leave as is */
 	const char *rules_path;      /* rules file; re-read on SIGHUP */
-	const char *stats_json_path; /* JSON stats, rewritten atomically every stats_interval_ms; NULL = off */
+	const char *stats_json_path; /* JSON stats, rewritten atomically every stats_interval_ms;
+				      * NULL = /run/floodgate/rx-<ifname>-<queue>.json (the team contract's default) */
 	const char *stats_prom_path; /* node_exporter textfile, same cadence; NULL = off */
 	unsigned stats_interval_ms;  /* default 1000 */
 	const char *inject_dev;      /* af_xdp: TUN device for re-injection (default "fg<queue>") */

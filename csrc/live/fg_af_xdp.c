@@ -60,7 +60,7 @@ static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap
 {
 	if (level == LIBXDP_DEBUG || (level == LIBXDP_INFO && !getenv("FG_DEBUG")))
 		return 0;
-	fputs("floodgate-rx: libxdp: ", stderr);
+	fputs("floodgate-rx: ", stderr); /* libxdp prefixes its own "libxdp: " */
 	return vfprintf(stderr, fmt, ap);
 }
 

@@ -144,6 +144,11 @@ int fg_rt_setup(struct fg_rt *rt, const struct fg_live_opts *o, const char *back
 	rt->eng = load_rules(o->rules_path);
 	if (!rt->eng)
 		return FG_EXIT_USAGE;
+	rt->json_path = o->stats_json_path;
+	if (!rt->json_path) {
+		snprintf(rt->json_default, sizeof(rt->json_default), "/run/floodgate/rx-%s-%u.json", o->ifname, o->queue);
+		rt->json_path = rt->json_default;
+	}
 	rt->interval_ns = (uint64_t)(o->stats_interval_ms ? o->stats_interval_ms : 1000) * 1000000ull;
 	install_signals();
 	if (o->cpu >= 0 && pin_cpu(o->cpu) != 0)
@@ -322,9 +327,9 @@ int fg_rt_write_stats(struct fg_rt *rt)
 {
 	int rc = 0;
 	static int warned_json, warned_prom; /* say it once, not every second */
-	if (rt->o->stats_json_path && write_atomic(rt->o->stats_json_path, emit_json, rt) != 0) {
+	if (rt->json_path && write_atomic(rt->json_path, emit_json, rt) != 0) {
 		if (!warned_json++)
-			fprintf(stderr, "floodgate-rx: cannot write stats %s: %s\n", rt->o->stats_json_path,
+			fprintf(stderr, "floodgate-rx: cannot write stats %s: %s\n", rt->json_path,
 				strerror(errno));
 		rc = -1;
 	}

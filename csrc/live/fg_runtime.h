@@ -33,6 +33,8 @@ struct fg_rt {
 	uint64_t interval_ns;
 	uint64_t reloads;     /* successful SIGHUP reloads */
 	uint64_t reload_errs; /* reloads refused (bad rules file): the old rules stay */
+	const char *json_path; /* o->stats_json_path, or the default /run/floodgate/rx-IF-Q.json */
+	char json_default[128];
 };
 
 uint64_t fg_rt_now_ns(void); /* CLOCK_MONOTONIC */
