@@ -303,7 +303,7 @@ static void run(struct fg_rt *rt, struct xsk_rx *x, int tun)
 				*xsk_ring_prod__fill_addr(&x->fill, fidx + i) = addrs[i] & ~(uint64_t)(FRAME_SIZE - 1);
 			xsk_ring_prod__submit(&x->fill, n);
 		}
-		if (fg_rt_reload || now >= rt->next_stats_ns)
+		if (fg_rt_reload || fg_rt_dump || now >= rt->next_stats_ns)
 			fg_rt_tick(rt, now); /* reload swaps the engine here, between two bursts */
 	}
 }

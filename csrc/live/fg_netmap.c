@@ -120,7 +120,7 @@ static void run(struct fg_rt *rt, struct nm_rx *x)
 		rxr->head = rxr->cur = j;
 		if (injected)
 			ioctl(x->host->fd, NIOCTXSYNC, NULL); /* one sync per burst pushes the batch into the stack */
-		if (fg_rt_reload || now >= rt->next_stats_ns)
+		if (fg_rt_reload || fg_rt_dump || now >= rt->next_stats_ns)
 			fg_rt_tick(rt, now);
 	}
 }

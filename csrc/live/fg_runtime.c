@@ -22,6 +22,7 @@
 
 volatile sig_atomic_t fg_rt_stop;
 volatile sig_atomic_t fg_rt_reload;
+volatile sig_atomic_t fg_rt_dump;
 
 uint64_t fg_rt_now_ns(void)
 {
@@ -94,6 +95,12 @@ static void on_hup(int sig)
 	fg_rt_reload = 1;
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+	fg_rt_dump = 1;
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa;
@@ -105,6 +112,8 @@ static void install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -376,7 +385,8 @@ void fg_rt_tick(struct fg_rt *rt, uint64_t now_ns)
 		reload(rt);
 		fg_rt_write_stats(rt);
 	}
-	if (now_ns >= rt->next_stats_ns) {
+	if (now_ns >= rt->next_stats_ns || fg_rt_dump) {
+		fg_rt_dump = 0;
 		fg_rt_write_stats(rt);
 		rt->next_stats_ns = now_ns + rt->interval_ns;
 	}

@@ -17,6 +17,7 @@ enum { FG_EXIT_OK = 0, FG_EXIT_RUNTIME = 1, FG_EXIT_USAGE = 2 };
 /* Set by signal handlers; the packet loop checks them once per burst. */
 extern volatile sig_atomic_t fg_rt_stop;
 extern volatile sig_atomic_t fg_rt_reload;
+extern volatile sig_atomic_t fg_rt_dump; /* SIGUSR1: write the stats files now */
 
 /* Counters of the I/O side, beside the engine's verdict counters. */
 struct fg_io_counters {

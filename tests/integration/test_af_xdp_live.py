@@ -410,7 +410,8 @@ def test_restart_after_sigkill_joins_the_programs_left_on_the_nic(
     nets: tuple[str, str], tmp_path: Path
 ) -> None:
     """A receiver killed with SIGKILL cannot clean up: its XSK program stays on the NIC (as the lab's own
-    xsk_def_prog does). The next receiver joins that program, works, and leaves it as it found it."""
+    xsk_def_prog does). The next receiver joins that program, works, and leaves it as it found it.
+    SIGUSR1 writes the stats files on demand."""
     edge, wire = nets
     (tmp_path / "rules").write_text(RULES)
     rx = Receiver(edge, tmp_path)
@@ -422,9 +423,15 @@ def test_restart_after_sigkill_joins_the_programs_left_on_the_nic(
     assert (left or "").endswith(":xsk_def_prog")
 
     allowed = socket_in(wire, (ALLOWED_SRC, PORT_Q4_ALLOWED))
-    rx2 = Receiver(edge, tmp_path)
+    rx2 = Receiver(edge, tmp_path, "--stats-interval-ms", "600000")  # stats only at start, on demand, at exit
     rx2.wait_state("READY=1")
+    q4 = queue_counters(edge)[QUEUE]
     send(allowed, 20)
+    deadline = time.monotonic() + 10
+    while queue_counters(edge)[QUEUE] < q4 + 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rx2.stats()["packets"] == 0  # the frames are in, the file is not rewritten yet
+    rx2.proc.send_signal(signal.SIGUSR1)  # on demand
     s = rx2.stats_after(lambda s: s["packets"] >= 20)
     assert (s["packets"], s["passed"], s["injected"]) == (20, 20, 20)
     code, err = rx2.stop()
