@@ -20,7 +20,7 @@ from ansible.module_utils.floodgate.stats import parse_stats, queue_packets
 
 # ethtool's legacy flags that stand for several kernel features (tx-checksumming, scatter-gather, TSO).
 AGGREGATES = frozenset(long for long, pattern in LEGACY_FLAGS.values() if "*" in pattern)
-_UNSUPPORTED = ("operation not supported", "not supported")
+_UNSUPPORTED = ("operation not supported", "not supported", "no stats available")
 
 
 def is_unsupported(err: EthtoolError) -> bool:
@@ -83,7 +83,8 @@ def read_irqs(iface: str, bus_info: str | None, proc: str = "/proc") -> list[dic
 
 def gather(module: Any, ethtool: str, iface: str, proc: str = "/proc", root: str = "/") -> dict[str, Any]:
     """The `nic` snapshot of the floodgate contract (docs/modules.md). Raises EthtoolError."""
-    driver = parse_drvinfo(run(module, ethtool, iface, "reading driver information", "-i", iface))
+    drvinfo = _optional(module, ethtool, iface, "reading driver information", "-i", iface)
+    driver = parse_drvinfo(drvinfo or "")
     channels_text = _optional(module, ethtool, iface, "reading channel counts", "-l", iface)
     try:
         channels = parse_channels(channels_text) if channels_text is not None else None

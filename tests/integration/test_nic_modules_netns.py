@@ -461,3 +461,13 @@ def test_aggregate_and_a_member_named_on_its_own(veth: Netns) -> None:
     text = veth.features_text()
     assert "\ttx-checksum-ip-generic: on" in text and "\ttx-checksum-sctp: off" in text
     assert veth.run("ethtool_features", args)["changed"] is False
+
+
+def test_nic_facts_on_a_device_that_supports_almost_nothing(veth: Netns) -> None:
+    # lo: no driver info, no channels, no stats ("no stats available"), no RSS, no ntuple - all absent, no failure
+    res = veth.run("nic_facts", {"interface": "lo"})
+    assert not res.get("failed"), res
+    nic = res["nic"]
+    assert nic["driver"]["driver"] is None and nic["channels"] is None and nic["rxfh"] is None
+    assert nic["queue_stats"] == {"rx": {}, "tx": {}} and nic["ntuple"]["supported"] is False
+    assert nic["features"]  # -k works everywhere
