@@ -324,7 +324,7 @@ int fg_live_af_xdp(const struct fg_live_opts *o)
 	int tun = fg_tun_open(inject_dev, err, sizeof(err));
 	if (tun < 0) {
 		fprintf(stderr, "floodgate-rx: %s\n", err);
-		fg_rt_teardown(&rt);
+		fg_rt_abort(&rt);
 		return FG_EXIT_USAGE;
 	}
 
@@ -334,7 +334,7 @@ int fg_live_af_xdp(const struct fg_live_opts *o)
 	if (setup(&x, o) != 0) {
 		release(&x);
 		close(tun);
-		fg_rt_teardown(&rt);
+		fg_rt_abort(&rt);
 		return FG_EXIT_RUNTIME;
 	}
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(x.ifindex);

@@ -141,7 +141,7 @@ int fg_live_netmap(const struct fg_live_opts *o)
 	if (!x.nic || !x.host) {
 		if (x.nic)
 			nmport_close(x.nic);
-		fg_rt_teardown(&rt);
+		fg_rt_abort(&rt);
 		return FG_EXIT_RUNTIME;
 	}
 	x.swap = x.nic->mem == x.host->mem;

@@ -401,3 +401,9 @@ void fg_rt_teardown(struct fg_rt *rt)
 		rt->eng = NULL;
 	}
 }
+
+void fg_rt_abort(struct fg_rt *rt)
+{
+	fg_engine_free(rt->eng);
+	rt->eng = NULL;
+}

@@ -55,6 +55,8 @@ void fg_rt_ready(struct fg_rt *rt);
 void fg_rt_tick(struct fg_rt *rt, uint64_t now_ns);
 /* STOPPING=1, final stats, free the engine. */
 void fg_rt_teardown(struct fg_rt *rt);
+/* Start failed before READY: free the engine, write nothing (a failed start leaves no stats file behind). */
+void fg_rt_abort(struct fg_rt *rt);
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. No-op when unset. */
 void fg_rt_notify(const char *state);

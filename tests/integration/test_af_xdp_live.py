@@ -334,37 +334,33 @@ def test_receiver_takes_queue_4_only_and_reinjects_passed(nets: tuple[str, str],
 
 
 @pytest.mark.parametrize(
-    ("iface", "queue", "message"),
+    ("args", "message"),
     [
-        ("eth9", "4", "interface eth9 not found: check `ip link`"),
-        ("eth1", "9", "queue 9 out of range: eth1 has 8 RX queues (ethtool -l eth1)"),
+        (["--interface", "eth9", "--queue", "4"], "interface eth9 not found: check `ip link`"),
+        (
+            ["--interface", "eth1", "--queue", "9"],
+            "queue 9 out of range: eth1 has 8 RX queues (ethtool -l eth1)",
+        ),
+        (
+            ["--interface", "eth1", "--queue", "4", "--zerocopy", "on"],
+            "zero-copy AF_XDP is not available on eth1",
+        ),
+        (["--interface", "eth1", "--queue", "4", "--cpu", "64"], "--cpu 64 is not a CPU of this host"),
     ],
 )
-def test_bad_interface_or_queue_is_refused(
-    nets: tuple[str, str], tmp_path: Path, iface: str, queue: str, message: str
+def test_bad_input_is_refused_and_changes_nothing(
+    nets: tuple[str, str], tmp_path: Path, args: list[str], message: str
 ) -> None:
     edge, _ = nets
     (tmp_path / "rules").write_text(RULES)
-    r = run(
-        str(RX),
-        "--backend",
-        "af_xdp",
-        "--interface",
-        iface,
-        "--queue",
-        queue,
-        "--rules",
-        str(tmp_path / "rules"),
-        "--stats-json",
-        str(tmp_path / "rx.json"),
-        ns=edge,
-        check=False,
-    )
+    r = run(str(RX), "--backend", "af_xdp", *args, "--rules", str(tmp_path / "rules"),
+            "--stats-json", str(tmp_path / "rx.json"), ns=edge, check=False)  # fmt: skip
     assert r.returncode != 0
-    assert message in r.stderr
+    assert message in r.stderr, r.stderr
     assert not (tmp_path / "rx.json").exists()
-    # Nothing changed on the NIC: no XDP program was attached.
-    assert "xdp" not in run("ip", "link", "show", "dev", "eth1", ns=edge).stdout
+    # Nothing changed on the NIC: no XDP program attached, no TUN device left.
+    links = run("ip", "-d", "link", "show", ns=edge).stdout
+    assert "xdp" not in links and "fg4" not in links, links
 
 
 def xdp_prog_id(ns: str) -> str | None:
