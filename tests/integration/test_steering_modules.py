@@ -17,6 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from standin import nic
+from standin.labnic import lab_frontend_nic
 from standin.netns import VethNic, veth_nic
 
 rxfh = nic.module_utils("rxfh")
@@ -311,55 +312,11 @@ def test_modules_render_in_ansible_doc() -> None:
 
 # ------------------------- the lab's ethtool front end (lab/nicmodel), which the lab mitigation runs against
 
-FRONTEND = nic.REPO / "lab" / "nicmodel" / "ethtool-frontend"
-BPF_OBJ = nic.REPO / "lab" / ".state" / "build" / "nicmodel.bpf.o"
-
 
 @pytest.fixture
 def lab_nic(tmp_path: Path) -> Iterator[Path]:
-    """An 8-queue veth `eth3` in a netns with the lab NIC model's BPF maps; yields an ethtool wrapper that
-    runs the lab front end there (the same program edges have as /usr/local/sbin/ethtool)."""
-    if not FRONTEND.exists():
-        pytest.skip("lab/nicmodel/ethtool-frontend is not in this checkout (lab, issue 4)")
-    if not BPF_OBJ.exists():
-        subprocess.run(["make", "-s", "-C", str(FRONTEND.parent)], check=True)
-    with veth_nic(tmp_path / "nic", interface="eth3") as dev:
-        bpffs, conf = tmp_path / "bpf", tmp_path / "nicmodel.json"
-        bpffs.mkdir()
-        subprocess.run(["mount", "-t", "bpf", "bpf", str(bpffs)], check=True)
-        try:
-            subprocess.run(
-                [
-                    "bpftool",
-                    "prog",
-                    "load",
-                    str(BPF_OBJ),
-                    str(bpffs / "prog"),
-                    "type",
-                    "classifier",
-                    "pinmaps",
-                    str(bpffs),
-                ],
-                check=True,
-            )
-            conf.write_text(f'{{"interfaces": {{"eth3": "{bpffs}"}}}}')
-            (tmp_path / "fg-nicmodel").symlink_to(FRONTEND)
-            run_in_ns = [
-                "ip",
-                "netns",
-                "exec",
-                dev.netns,
-                "env",
-                f"FLOODGATE_NICMODEL_CONF={conf}",
-                "/usr/bin/python3",
-            ]
-            subprocess.run([*run_in_ns, str(tmp_path / "fg-nicmodel"), "reset", "eth3"], check=True)
-            wrapper = tmp_path / "ethtool-lab"
-            wrapper.write_text(f'#!/bin/sh\nexec {" ".join(run_in_ns)} {FRONTEND} "$@"\n')
-            wrapper.chmod(0o755)
-            yield wrapper
-        finally:
-            subprocess.run(["umount", str(bpffs)], check=False)
+    with lab_frontend_nic(tmp_path) as dev:
+        yield dev.ethtool
 
 
 @pytest.mark.root
