@@ -124,10 +124,14 @@ static int bind_queue(struct xsk_rx *x, const struct fg_live_opts *o)
 			continue;
 		}
 		const char *hint = "";
-		if (rc == -EBUSY)
-			hint = " (another AF_XDP socket or XDP program owns the queue: stop it, or check `ip link show "
-			       "dev IF` and `xdp-loader status`)";
-		else if (rc == -EOPNOTSUPP)
+		char busy[160];
+		if (rc == -EBUSY) {
+			snprintf(busy, sizeof(busy),
+				 " (another AF_XDP socket owns the queue: stop it; `ip link show dev %s` shows the XDP "
+				 "program)",
+				 o->ifname);
+			hint = busy;
+		} else if (rc == -EOPNOTSUPP)
 			hint = " (the driver has no native XDP mode)";
 		else if (rc == -EPERM)
 			hint = " (needs root, or CAP_NET_ADMIN+CAP_BPF+CAP_NET_RAW)";

@@ -78,7 +78,8 @@ int fg_tun_open(const char *name, char *err, size_t errlen)
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
 		snprintf(err, errlen, "cannot create TUN device %s: %s%s", name, strerror(errno),
-			 errno == EBUSY ? " (another process holds it: pick another --inject-dev)"
+			 errno == EBUSY ? " (another process holds it: is a receiver already running for this queue? "
+					  "Otherwise pick another --inject-dev)"
 			 : errno == EINVAL ? " (a non-TUN device has that name: pick another --inject-dev)"
 					   : "");
 		close(fd);
