@@ -1,0 +1,181 @@
+"""floodgate-rx's command line and pcap backend, and floodgate-replay, run as an operator would run them."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+from pathlib import Path
+
+import engine_model as m
+import pytest
+
+RX = str(m.RX)
+REPLAY = str(m.REPO / "bin" / "floodgate-replay")
+RULES = """default drop
+rule frags drop fragment
+rule clients pass src 198.51.100.0/24,2001:db8::/32 udp dport 53 dns-valid
+rule rnd drop qname-suffix example.com
+rule limit ratelimit 2/s burst 2 table 1024
+rule resolvers pass udp dport 53 dns-valid qtype A,AAAA
+"""
+
+
+def _frames() -> list[bytes]:
+    q = m.dns_query
+    out = [
+        m.ether(m.ipv4("198.51.100.7", 17, m.udp(5353, 53, q("www.example.org"))), 0x0800),
+        m.ether(m.ipv6("2001:db8::9", 17, m.udp(5353, 53, q("x.example.com", 28))), 0x86DD),
+        m.ether(m.ipv4("198.51.100.7", 17, b"\0" * 16, frag=0x0010), 0x0800),
+        m.ether(b"\x45\x00", 0x0800),  # malformed
+    ]
+    out += [
+        m.ether(m.ipv4(f"203.0.113.{i % 50}", 17, m.udp(1, 53, q(f"r{i}.example.com"))), 0x0800)
+        for i in range(100)
+    ]
+    out += [m.ether(m.ipv4("192.0.2.77", 17, m.udp(1, 53, q("ok.net"))), 0x0800) for _ in range(5)]
+    return out
+
+
+def _run(*args: str, check_rc: int | None = 0) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run([RX, *args], capture_output=True, text=True, timeout=60)
+    if check_rc is not None:
+        assert r.returncode == check_rc, (r.returncode, r.stdout, r.stderr)
+    return r
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> tuple[Path, Path, list[bytes]]:
+    frames = _frames()
+    pcap = tmp_path / "in.pcap"
+    pcap.write_bytes(m.pcap_bytes(frames, step_us=10))
+    rules = tmp_path / "rules.conf"
+    rules.write_text(RULES)
+    return pcap, rules, frames
+
+
+def _records(pcap: bytes) -> list[bytes]:
+    out, off = [], 24
+    while off < len(pcap):
+        caplen = struct.unpack_from("<I", pcap, off + 8)[0]
+        out.append(pcap[off + 16 : off + 16 + caplen])
+        off += 16 + caplen
+    return out
+
+
+def test_pcap_backend_stats_and_write_pass(capture: tuple[Path, Path, list[bytes]], tmp_path: Path) -> None:
+    pcap, rules, frames = capture
+    out = tmp_path / "pass.pcap"
+    r = _run("--backend", "pcap", "--pcap", str(pcap), "--rules", str(rules), "--write-pass", str(out))
+    stats = json.loads(r.stdout)
+    # the reference model, fed the same frames with the capture's clock (first frame of each burst)
+    model = m.Model(RULES)
+    clocks = [1_700_000_000 * 10**9 + i * 64 * 10 * 1000 for i in range((len(frames) + 63) // 64)]
+    verdicts, _ = model.classify(frames, clocks)
+    assert {k: stats[k] for k in ("packets", "passed", "dropped", "malformed")} == model.c
+    assert stats["backend"] == "pcap" and stats["interface"] is None and stats["queue"] is None
+    assert [(x["name"], x["action"], x["hits"]) for x in stats["rules"]] == [
+        (x.name, x.action, x.hits) for x in model.rules
+    ]
+    assert stats["rules"][3] == {
+        "name": "limit",
+        "action": "ratelimit",
+        "hits": 3,
+    }  # 192.0.2.77: 5 sent, burst 2
+    # the passed frames, unchanged and in order, in a pcap with the input's header
+    written = out.read_bytes()
+    assert written[:24] == pcap.read_bytes()[:24]
+    assert _records(written) == [f for f, v in zip(frames, verdicts, strict=True) if v]
+
+
+def test_linux_cooked_capture(tmp_path: Path) -> None:
+    """tcpdump -i any writes Linux cooked (SLL) captures: the engine sees through the 16-byte header."""
+    f = m.ether(m.ipv4("198.51.100.7", 17, m.udp(5353, 53, m.dns_query("a.example.org"))), 0x0800)
+    sll = struct.pack("!HHH8sH", 0, 1, 6, b"\2\0\0\0\0\1\0\0", 0x0800) + f[14:]
+    data = bytearray(m.pcap_bytes([sll]))
+    struct.pack_into("<I", data, 20, 113)
+    (tmp_path / "sll.pcap").write_bytes(bytes(data))
+    (tmp_path / "r").write_text("default drop\nrule c pass src 198.51.100.0/24 dns-valid\n")
+    stats = json.loads(
+        _run("--backend", "pcap", "--pcap", str(tmp_path / "sll.pcap"), "--rules", str(tmp_path / "r")).stdout
+    )
+    assert stats["passed"] == 1 and stats["rules"][0]["hits"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "--backend is required"),
+        (["--backend", "pcap"], "--rules FILE is required"),
+        (["--backend", "pcap", "--rules", "/nonexistent"], "cannot read the rules file /nonexistent"),
+        (["--backend", "bogus", "--rules", "RULES"], "--backend 'bogus': expected af_xdp, netmap or pcap"),
+        (["--backend", "pcap", "--rules", "RULES"], "--backend pcap needs --pcap IN.pcap"),
+        (
+            ["--backend", "pcap", "--rules", "RULES", "--pcap", "X", "--queue", "1"],
+            "--queue applies to the live",
+        ),
+        (
+            ["--backend", "af_xdp", "--rules", "RULES", "--queue", "4x"],
+            "--queue '4x': expected an RX queue number",
+        ),
+        (["--backend", "af_xdp", "--rules", "RULES", "--queue", "99999"], "--queue '99999'"),
+        (["--backend", "af_xdp", "--rules", "RULES", "--queue", "1"], "--interface IF is required"),
+        (["--backend", "af_xdp", "--rules", "RULES", "--interface", "eth1"], "--queue N is required"),
+        (["--backend", "af_xdp", "--rules", "RULES", "--cpu", "-1"], "--cpu '-1'"),
+        (["--backend", "af_xdp", "--rules", "RULES", "--zerocopy", "maybe"], "--zerocopy 'maybe'"),
+        (["--backend", "af_xdp", "--rules", "RULES", "--stats-interval-ms", "0"], "--stats-interval-ms '0'"),
+        (
+            ["--backend", "af_xdp", "--rules", "RULES", "--write-pass", "o"],
+            "--write-pass applies to --backend pcap only",
+        ),
+        (["--backend", "pcap", "--frobnicate"], "unknown option '--frobnicate'"),
+        (["--backend"], "--backend needs a value"),
+        (["--backend", "pcap", "stray"], "unexpected argument 'stray'"),
+    ],
+)
+def test_cli_usage_errors(args: list[str], message: str, capture: tuple[Path, Path, list[bytes]]) -> None:
+    _, rules, _ = capture
+    args = [str(rules) if a == "RULES" else a for a in args]
+    r = _run(*args, check_rc=2)
+    assert message in r.stderr, r.stderr
+    assert r.stdout == ""
+
+
+def test_bad_rules_and_captures(capture: tuple[Path, Path, list[bytes]], tmp_path: Path) -> None:
+    pcap, _, _ = capture
+    bad = tmp_path / "bad.conf"
+    bad.write_text("default drop\nrule x pass dport 99999\n")
+    r = _run("--backend", "pcap", "--pcap", str(pcap), "--rules", str(bad), check_rc=2)
+    assert f"{bad}: line 2: rule 'x': bad dport '99999'" in r.stderr
+    ng = tmp_path / "x.pcapng"
+    ng.write_bytes(b"\x0a\x0d\x0d\x0a" + b"\0" * 40)
+    r = _run("--backend", "pcap", "--pcap", str(ng), "--rules", str(capture[1]), check_rc=2)
+    assert "pcapng is not supported: convert it with `tcpdump -r" in r.stderr
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(pcap.read_bytes()[:-5])
+    r = _run("--backend", "pcap", "--pcap", str(cut), "--rules", str(capture[1]))
+    assert "the last record is cut short" in r.stderr
+    assert json.loads(r.stdout)["packets"] == len(capture[2]) - 1
+    r = _run(
+        "--backend", "pcap", "--pcap", str(tmp_path / "none.pcap"), "--rules", str(capture[1]), check_rc=2
+    )
+    assert "cannot open the capture" in r.stderr
+
+
+def test_replay_per_rule(capture: tuple[Path, Path, list[bytes]]) -> None:
+    pcap, rules, _ = capture
+    r = subprocess.run(
+        [REPLAY, str(rules), str(pcap), "--json"], capture_output=True, text=True, timeout=60, check=True
+    )
+    out = json.loads(r.stdout)
+    per = {x["rule"]: x for x in out["per_rule"]}
+    assert per["rnd"]["dropped"] == 100 and per["rnd"]["top_domains"][0] == ["example.com.", 100]
+    assert per["clients"]["passed"] == 2 and per["resolvers"]["passed"] == 2
+    assert per["limit"]["dropped"] == 3 and per["(malformed)"]["dropped"] == 1
+    assert out["packets"] == sum(x["dropped"] + x["passed"] for x in out["per_rule"])
+    text = subprocess.run(
+        [REPLAY, str(rules), str(pcap)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "would pass 4" in text.stdout and "rnd" in text.stdout
+    bad = subprocess.run([REPLAY, "/nonexistent", str(pcap)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "cannot read the rules file" in bad.stderr
