@@ -206,6 +206,16 @@ static struct result run_ceiling(void)
 	return summarize(mpps);
 }
 
+static const uint32_t flood16[4] = {0xCB000000, 0xCB010000, 0x2D200000, 0x5B6C0000}; /* 203.0 203.1 45.32 91.108 */
+
+static int in_flood16(uint32_t a)
+{
+	for (int i = 0; i < 4; i++)
+		if ((a & 0xFFFF0000) == flood16[i])
+			return 1;
+	return (a >> 16) == ((198u << 8) | 51u); /* nor the valid clients' /16 */
+}
+
 /* The rule set; the allowlist goes to a src-file (as an operator would for thousands of prefixes). */
 static char *rules_text(int nprefixes, const char *dir)
 {
@@ -217,7 +227,12 @@ static char *rules_text(int nprefixes, const char *dir)
 		exit(1);
 	}
 	for (int k = 0; k < nprefixes; k++) {
-		uint32_t a = k < 16 ? allow16[k] : (uint32_t)(((10u + rnd() % 100) << 24) | (rnd() & 0xFFFF00));
+		/* the extra prefixes: random /24s anywhere but the flood's four /16s (spoofed sources still hit
+		 * them), so 16 vs 10,000 compares the lookup structure, not a different traffic mix */
+		uint32_t a;
+		do
+			a = k < 16 ? allow16[k] : (uint32_t)(((1u + rnd() % 222) << 24) | (rnd() & 0xFFFF00));
+		while (k >= 16 && in_flood16(a));
 		fprintf(f, "%u.%u.%u.0/24\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255);
 	}
 	fclose(f);
@@ -245,7 +260,6 @@ int main(int argc, char **argv)
 		return 1;
 	for (int i = 0; i < 16; i++)
 		allow16[i] = (198u << 24) | (51u << 16) | ((uint32_t)(i * 7) << 8); /* 198.51.x.0/24 */
-	const uint32_t flood16[4] = {0xCB000000, 0xCB010000, 0x2D200000, 0x5B6C0000}; /* 203.0, 203.1, 45.32, 91.108 */
 	static const char *valid_names[] = {"www.example.org", "mail.example.net", "api.service.example",
 					    "cdn.static.example.io"};
 	uint32_t nvalid = 0, nspoof = 0;

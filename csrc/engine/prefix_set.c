@@ -148,33 +148,41 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-/* Paint [s, e] (inclusive, within one /16) into the second and third levels of /16 block k. */
+/* Paint [s, e] (inclusive, within one /16) into /16 block k's chunk and its /24 maps. Intervals arrive
+ * sorted, so a chunk's /24 maps are appended in /24 order, which is the order the rank lookup expects. */
 static int paint16(struct fg_prefix_set *st, size_t *cap2, size_t *cap3, uint64_t s, uint64_t e)
 {
 	uint32_t k = (uint32_t)(s >> 16);
 	if (st->l1[k] == 0) {
-		if (grow((void **)&st->l2, cap2, (st->n_l2 + 1) * 256, sizeof(uint32_t)))
+		if (grow((void **)&st->l2, cap2, st->n_l2 + 1, sizeof(struct fg_v4_chunk)))
 			return -1;
-		memset(st->l2 + st->n_l2 * 256, 0, 256 * sizeof(uint32_t));
+		size_t cap_b = *cap2;
+		uint32_t *nb = realloc(st->l3_base, cap_b * sizeof(uint32_t));
+		if (!nb)
+			return -1;
+		st->l3_base = nb;
+		memset(&st->l2[st->n_l2], 0, sizeof(struct fg_v4_chunk));
+		st->l3_base[st->n_l2] = (uint32_t)st->n_l3;
 		st->l1[k] = (uint32_t)(st->n_l2++ + 2);
 	}
-	uint32_t *c2 = NULL;
+	struct fg_v4_chunk *c = &st->l2[st->l1[k] - 2];
 	while (s <= e) {
-		c2 = st->l2 + (size_t)(st->l1[k] - 2) * 256;
 		uint32_t j = (uint32_t)((s >> 8) & 0xFF);
 		uint64_t blk_end = s | 0xFF;
 		if ((s & 0xFF) == 0 && e >= blk_end) {
-			c2[j] = 1;
+			c->full[j >> 6] |= 1ull << (j & 63);
 			s = blk_end + 1;
 			continue;
 		}
-		if (c2[j] == 0) {
+		if (!((c->part[j >> 6] >> (j & 63)) & 1)) {
 			if (grow((void **)&st->l3, cap3, (st->n_l3 + 1) * 4, sizeof(uint64_t)))
 				return -1;
 			memset(st->l3 + st->n_l3 * 4, 0, 4 * sizeof(uint64_t));
-			c2[j] = (uint32_t)(st->n_l3++ + 2);
+			c->part[j >> 6] |= 1ull << (j & 63);
+			st->n_l3++;
 		}
-		uint64_t *bm = st->l3 + (size_t)(c2[j] - 2) * 4;
+		/* this /24's map is the last one appended (sorted input) */
+		uint64_t *bm = st->l3 + (st->n_l3 - 1) * 4;
 		uint64_t stop = e < blk_end ? e : blk_end;
 		for (uint64_t a = s; a <= stop; a++)
 			bm[(a & 0xFF) >> 6] |= 1ull << (a & 63);
@@ -191,7 +199,8 @@ struct fg_prefix_set *fg_prefix_set_build(const struct fg_prefix_list *l)
 	if (!st || !v4 || !v6)
 		goto fail;
 	st->l1 = calloc(65536, sizeof(uint32_t));
-	if (!st->l1)
+	st->sum = calloc(1024, sizeof(uint64_t));
+	if (!st->l1 || !st->sum)
 		goto fail;
 	size_t n4 = 0, n6 = 0;
 	for (size_t i = 0; i < l->n; i++) {
@@ -227,6 +236,9 @@ struct fg_prefix_set *fg_prefix_set_build(const struct fg_prefix_list *l)
 			s = stop + 1;
 		}
 	}
+	for (uint32_t k = 0; k < 65536; k++)
+		if (st->l1[k])
+			st->sum[k >> 6] |= 1ull << (k & 63);
 	st->n_v6 = n6;
 	st->v6_start = malloc((n6 + 1) * sizeof(u128));
 	st->v6_end = malloc((n6 + 1) * sizeof(u128));
@@ -250,8 +262,10 @@ void fg_prefix_set_free(struct fg_prefix_set *s)
 {
 	if (!s)
 		return;
+	free(s->sum);
 	free(s->l1);
 	free(s->l2);
+	free(s->l3_base);
 	free(s->l3);
 	free(s->v6_start);
 	free(s->v6_end);

@@ -32,10 +32,20 @@ struct fg_prefix_set;
 struct fg_prefix_set *fg_prefix_set_build(const struct fg_prefix_list *l); /* NULL when out of memory */
 void fg_prefix_set_free(struct fg_prefix_set *s);
 
+/* IPv4 levels: a 65536-bit summary (8 KiB, stays in L1: most flood sources miss here, in one read), the /16
+ * entries, then per partly covered /16 one 64-byte chunk of two 256-bit maps over its /24s ("fully covered",
+ * "partly covered"), and per partly covered /24 a 256-bit map of its addresses, found by rank. */
+struct fg_v4_chunk {
+	uint64_t full[4];
+	uint64_t part[4];
+};
+
 struct fg_prefix_set {
-	uint32_t *l1;   /* 65536 entries: 0 none, 1 all, v >= 2: second-level chunk v - 2 */
-	uint32_t *l2;   /* chunks of 256 entries: 0 none, 1 all, v >= 2: bitmap v - 2 */
-	uint64_t *l3;   /* bitmaps of 256 bits (4 words) */
+	uint64_t *sum;  /* 1024 words: bit k set when /16 k has any covered address */
+	uint32_t *l1;   /* 65536 entries: 1 all covered, v >= 2: chunk v - 2 (0: nothing, never read) */
+	struct fg_v4_chunk *l2;
+	uint32_t *l3_base; /* per chunk: index of its first /24 bitmap in l3 */
+	uint64_t *l3;      /* 256-bit maps (4 words) */
 	size_t n_l2, n_l3;
 	unsigned __int128 *v6_start, *v6_end; /* disjoint, sorted, inclusive */
 	size_t n_v6;
@@ -43,13 +53,23 @@ struct fg_prefix_set {
 
 static inline int fg_prefix_set_has4(const struct fg_prefix_set *s, uint32_t a)
 {
-	uint32_t v = s->l1[a >> 16];
-	if (v < 2)
-		return (int)v;
-	v = s->l2[(size_t)(v - 2) * 256 + ((a >> 8) & 0xFF)];
-	if (v < 2)
-		return (int)v;
-	return (int)((s->l3[(size_t)(v - 2) * 4 + ((a & 0xFF) >> 6)] >> (a & 63)) & 1);
+	uint32_t k = a >> 16;
+	if (!((s->sum[k >> 6] >> (k & 63)) & 1))
+		return 0;
+	uint32_t v = s->l1[k];
+	if (v == 1)
+		return 1;
+	const struct fg_v4_chunk *c = &s->l2[v - 2];
+	uint32_t j = (a >> 8) & 0xFF, w = j >> 6, bit = j & 63;
+	if ((c->full[w] >> bit) & 1)
+		return 1;
+	if (!((c->part[w] >> bit) & 1))
+		return 0;
+	uint32_t rank = (uint32_t)__builtin_popcountll(c->part[w] & ((1ull << bit) - 1));
+	for (uint32_t i = 0; i < w; i++)
+		rank += (uint32_t)__builtin_popcountll(c->part[i]);
+	const uint64_t *bm = s->l3 + (size_t)(s->l3_base[v - 2] + rank) * 4;
+	return (int)((bm[(a & 0xFF) >> 6] >> (a & 63)) & 1);
 }
 
 static inline int fg_prefix_set_has6(const struct fg_prefix_set *s, uint64_t hi, uint64_t lo)
