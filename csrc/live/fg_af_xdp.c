@@ -325,7 +325,7 @@ int fg_live_af_xdp(const struct fg_live_opts *o)
 	snprintf(tun_name, sizeof(tun_name), "fg%u", o->queue);
 	const char *inject_dev = o->inject_dev ? o->inject_dev : tun_name;
 	char err[256];
-	int tun = fg_tun_open(inject_dev, err, sizeof(err));
+	int tun = fg_tun_open(inject_dev, o->ifname, err, sizeof(err));
 	if (tun < 0) {
 		fprintf(stderr, "floodgate-rx: %s\n", err);
 		fg_rt_abort(&rt);

@@ -59,7 +59,30 @@ static void relax_rp_filter(const char *name)
 			name);
 }
 
-int fg_tun_open(const char *name, char *err, size_t errlen)
+/* A TUN device created while net.ipv6.conf.default.disable_ipv6=1 drops IPv6: follow the NIC instead, whose
+ * IPv6 packets it carries. */
+static void follow_nic_ipv6(const char *name, const char *nic)
+{
+	char path[128], v = '1';
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", nic);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (read(fd, &v, 1) != 1)
+		v = '1';
+	close(fd);
+	if (v != '0')
+		return;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "0", 1) != 1)
+			fprintf(stderr, "floodgate-rx: cannot enable IPv6 on %s: %s\n", name, strerror(errno));
+		close(fd);
+	}
+}
+
+int fg_tun_open(const char *name, const char *nic, char *err, size_t errlen)
 {
 	if (!name || !*name || strlen(name) >= IFNAMSIZ) {
 		snprintf(err, errlen, "inject device name \"%s\" is not valid (1-%d characters)", name ? name : "",
@@ -97,6 +120,7 @@ int fg_tun_open(const char *name, char *err, size_t errlen)
 	}
 	close(s);
 	relax_rp_filter(name);
+	follow_nic_ipv6(name, nic);
 	return fd;
 fail:
 	if (s >= 0)

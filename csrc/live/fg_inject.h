@@ -11,8 +11,8 @@
  * an IPv4/IPv6 packet with at least a version byte that matches its ethertype. */
 int fg_l3_offset(const uint8_t *frame, uint32_t len);
 
-/* Create (or attach to) TUN device name, bring it up and relax its rp_filter so packets from any source
- * are accepted. Returns the fd, or -1 with a reason in err. */
-int fg_tun_open(const char *name, char *err, size_t errlen);
+/* Create (or attach to) TUN device name, bring it up, relax its rp_filter so packets from any source are
+ * accepted, and accept IPv6 on it when the NIC nic does. Returns the fd, or -1 with a reason in err. */
+int fg_tun_open(const char *name, const char *nic, char *err, size_t errlen);
 
 #endif

@@ -30,6 +30,8 @@ RX = Path(os.environ.get("FLOODGATE_RX", ROOT / "csrc" / "floodgate-rx"))
 QUEUE = 4
 EDGE_IP, WIRE_IP = "10.99.0.1", "10.99.0.2"
 ALLOWED_SRC, FLOOD_SRC = "198.51.100.7", "203.0.113.9"
+EDGE_IP6, WIRE_IP6 = "2001:db8:99::1", "2001:db8:99::2"
+ALLOWED_SRC6, FLOOD_SRC6 = "2001:db8:100::7", "2001:db8:200::9"
 # UDP source ports whose low 3 bits pick the RX queue (see STEER_BPF).
 PORT_Q4_ALLOWED, PORT_Q4_FLOOD, PORT_Q1_FLOOD = 40004, 40012, 40001
 
@@ -39,7 +41,7 @@ PASS_BPF = ROOT / "csrc" / "live" / "tools" / "xdp_pass.bpf.c"  # test tool: a p
 
 RULES = f"""# test rules: the allowlisted client prefix passes, the rest of queue {QUEUE} is dropped
 default drop
-rule clients pass src 198.51.100.0/24 udp dport 53 dns-valid
+rule clients pass src 198.51.100.0/24,2001:db8:100::/48 udp dport 53 dns-valid
 """
 RULES_RELOADED = RULES + "rule partner pass src 203.0.113.0/24 udp dport 53 dns-valid\n"
 
@@ -53,7 +55,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNET = 0x40000000
 
 
-def socket_in(ns: str, addr: tuple[str, int]) -> socket.socket:
+def socket_in(ns: str, addr: tuple[str, int], family: int = socket.AF_INET) -> socket.socket:
     """A UDP socket living in netns ns: created by a thread that joined ns (setns is per thread)."""
     box: list[socket.socket | BaseException] = []
 
@@ -62,7 +64,7 @@ def socket_in(ns: str, addr: tuple[str, int]) -> socket.socket:
             with open(f"/run/netns/{ns}") as f:
                 if _libc.setns(f.fileno(), CLONE_NEWNET) != 0:
                     raise OSError(ctypes.get_errno(), "setns")
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = socket.socket(family, socket.SOCK_DGRAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
             s.bind(addr)
             box.append(s)
@@ -84,8 +86,9 @@ def dns_query(qid: int) -> bytes:
 
 def send(sock: socket.socket, count: int) -> None:
     # Paced in small bursts: veth's per-queue XDP ring holds 256 frames and the test wants exact counts.
+    dst = EDGE_IP6 if sock.family == socket.AF_INET6 else EDGE_IP
     for i in range(count):
-        sock.sendto(dns_query(i), (EDGE_IP, 53))
+        sock.sendto(dns_query(i), (dst, 53))
         if i % 32 == 31:
             time.sleep(0.005)
 
@@ -96,7 +99,7 @@ def drain(sock: socket.socket, quiet: float = 1.0) -> dict[tuple[str, int], int]
     with contextlib.suppress(TimeoutError):
         while True:
             _, src = sock.recvfrom(2048)
-            got[src] = got.get(src, 0) + 1
+            got[src[:2]] = got.get(src[:2], 0) + 1
     return got
 
 
@@ -126,9 +129,9 @@ def nets(steer_obj: Path) -> Iterator[tuple[str, str]]:
     edge, wire = f"fgx-edge-{tag}", f"fgx-wire-{tag}"
     for ns in (edge, wire):
         run("ip", "netns", "add", ns)
-        run(
-            "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", ns=ns
-        )
+        # IPv6 off by default (as on hosts that turn it off), then on for the NICs only: the receiver's TUN
+        # device must follow its NIC, not the default.
+        run("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1", ns=ns)
     try:
         run(
             "ip",
@@ -153,20 +156,26 @@ def nets(steer_obj: Path) -> Iterator[tuple[str, str]]:
             "netns",
             wire,
         )
-        for ns, dev, ip in ((edge, "eth1", EDGE_IP), (wire, "eth1p", WIRE_IP)):
+        for ns, dev, ip, ip6 in ((edge, "eth1", EDGE_IP, EDGE_IP6), (wire, "eth1p", WIRE_IP, WIRE_IP6)):
             run("ip", "link", "set", "lo", "up", ns=ns)
+            run("sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=0", ns=ns)
             run("ip", "addr", "add", f"{ip}/24", "dev", dev, ns=ns)
+            run("ip", "addr", "add", f"{ip6}/64", "dev", dev, "nodad", ns=ns)
             run("ip", "link", "set", dev, "up", ns=ns)
         for src in (ALLOWED_SRC, FLOOD_SRC):
             run("ip", "addr", "add", f"{src}/32", "dev", "eth1p", ns=wire)
+        for src in (ALLOWED_SRC6, FLOOD_SRC6):
+            run("ip", "addr", "add", f"{src}/128", "dev", "eth1p", "nodad", ns=wire)
         run("ip", "route", "add", "default", "via", WIRE_IP, ns=edge)  # a route back: rp_filter accepts
+        run("ip", "-6", "route", "add", "default", "via", WIRE_IP6, ns=edge)
         # Static neighbours (no ARP on the wire) and no tx checksum offload (as on a real wire).
-        for ns, dev, peer_ns, peer_dev, peer_ip in (
-            (edge, "eth1", wire, "eth1p", WIRE_IP),
-            (wire, "eth1p", edge, "eth1", EDGE_IP),
+        for ns, dev, peer_ns, peer_dev, peer_ips in (
+            (edge, "eth1", wire, "eth1p", (WIRE_IP, WIRE_IP6)),
+            (wire, "eth1p", edge, "eth1", (EDGE_IP, EDGE_IP6)),
         ):
             mac = run("cat", f"/sys/class/net/{peer_dev}/address", ns=peer_ns).stdout.strip()
-            run("ip", "neigh", "replace", peer_ip, "lladdr", mac, "dev", dev, "nud", "permanent", ns=ns)
+            for peer_ip in peer_ips:
+                run("ip", "neigh", "replace", peer_ip, "lladdr", mac, "dev", dev, "nud", "permanent", ns=ns)
         run("ethtool", "-K", "eth1p", "tx", "off", ns=wire)
         run("tc", "qdisc", "add", "dev", "eth1p", "clsact", ns=wire)
         run(
@@ -433,3 +442,23 @@ def test_restart_after_sigkill_joins_the_programs_left_on_the_nic(
     code, err = rx2.stop()
     assert code == 0, err
     assert xdp_prog_id(edge) == left
+
+
+def test_ipv6_passed_frames_reach_the_kernel_through_the_tun(nets: tuple[str, str], tmp_path: Path) -> None:
+    """IPv6 on queue 4: the allowlisted /48 comes out of the TUN into a kernel IPv6 socket, the flood does not.
+    The TUN is created while net.ipv6.conf.default.disable_ipv6=1; it follows its NIC, which has IPv6 on."""
+    edge, wire = nets
+    (tmp_path / "rules").write_text(RULES)
+    listener = socket_in(edge, ("::", 53), socket.AF_INET6)
+    allowed = socket_in(wire, (ALLOWED_SRC6, PORT_Q4_ALLOWED), socket.AF_INET6)
+    flood = socket_in(wire, (FLOOD_SRC6, PORT_Q4_FLOOD), socket.AF_INET6)
+    rx = Receiver(edge, tmp_path)
+    rx.wait_state("READY=1")
+    send(allowed, 30)
+    send(flood, 40)
+    got = drain(listener)
+    s = rx.stats_after(lambda s: s["packets"] >= 70)
+    assert (s["packets"], s["passed"], s["dropped"], s["injected"]) == (70, 30, 40, 30)
+    assert got == {(ALLOWED_SRC6, PORT_Q4_ALLOWED): 30}
+    code, err = rx.stop()
+    assert code == 0, err
