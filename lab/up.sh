@@ -127,5 +127,14 @@ for n in $(seq 1 "$edges"); do
 	podman exec "$name" systemctl enable -q dnsmasq 2>/dev/null || true
 	podman exec "$name" systemctl restart dnsmasq
 done
+# Ready means answering: every edge's DNS service answers the wire's legit prefix.
+for n in $(seq 1 "$edges"); do
+	for try in $(seq 1 40); do
+		podman exec "$LAB_WIRE" dig +short +time=1 +tries=1 -b 10.98.0.10 "@10.99.$n.2" ns.lab.test A 2>/dev/null |
+			grep -qx "10.99.$n.2" && break
+		[ "$try" = 40 ] && lab_die "edge$n: dnsmasq does not answer on 10.99.$n.2:53"
+		sleep 0.25
+	done
+done
 echo "$edges" >"$LAB_STATE/edges"
 lab_log "up: $LAB_WIRE + $edges edge(s), image $image"

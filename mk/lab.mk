@@ -8,10 +8,17 @@ QPS ?= 2000
 MEASURE_SECONDS ?= 10
 export LAB_EDGES
 
-.PHONY: lab-image lab-up lab-down lab-status lab-attack lab-attack-stop lab-measure lab-inventory
+.PHONY: lab-build lab-image lab-up lab-down lab-status lab-attack lab-attack-stop lab-measure lab-inventory
+
+# The tests need the NIC model's BPF object and the lab image (built once per recipe, about 1.5-4 min).
+TEST_PREREQS += lab-build lab-image
+
+lab-build: $(STAMPS)/apt
+	@$(MAKE) -s -C lab/nicmodel
+	@$(MAKE) -s -C lab/traffic
 
 lab-image: $(STAMPS)/apt
-	@lab/image/build.sh
+	@lab/image/build.sh >/dev/null
 
 lab-up: $(STAMPS)/apt
 	@lab/up.sh

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Fleet benchmark (issue 6, `make bench-fleet`): wall time of mitigate.yml, an idempotent re-run and
+unmitigate.yml over N lab edges, with floodgate's Ansible settings and with Ansible's defaults, in one run.
+
+"project": ansible.cfg as committed (forks 50, pipelining, gathering explicit / plays without facts).
+"defaults": the same playbooks with Ansible's defaults put back through ANSIBLE_* overrides (forks 5, no
+pipelining, implicit gathering) plus a fact-gathering play in front (lab/fleet/with-facts-*.yml), since
+floodgate's plays say `gather_facts: false` themselves and a play written with defaults gathers facts.
+"mitogen" (optional, --mitogen, needs the mitogen package): project settings with strategy mitogen_linear.
+
+Both runs use the same request (queue 4, af_xdp, receiver built once on the controller and copied, idle
+verification: no flood). The lab connection is containers.podman.podman, which has no pipelining: say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = ROOT / "lab" / ".state"
+OUT = STATE / "fleet-bench"
+PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
+REQUEST = ["-e", "queue=4", "-e", "backend=af_xdp", "-e", "verify_min_packets=0", "-e", "receiver_build_on=controller"]
+DEFAULTS_ENV = {
+    "ANSIBLE_FORKS": "5",
+    "ANSIBLE_PIPELINING": "False",
+    "ANSIBLE_SSH_PIPELINING": "False",
+    "ANSIBLE_GATHERING": "implicit",
+}
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def lab_up(edges: int) -> float:
+    t = time.monotonic()
+    subprocess.run(["make", "-s", "-C", str(ROOT), "lab-up", f"LAB_EDGES={edges}"], check=True)
+    return time.monotonic() - t
+
+
+def mitogen_env() -> dict[str, str] | None:
+    try:
+        import ansible_mitogen  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    plugins = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
+
+
+def play(mode: str, edges: int, step: str, extra_env: dict[str, str]) -> dict[str, object]:
+    """Runs one playbook; returns its wall time, rc, per-host recap and the run summary's results."""
+    action = "unmitigate" if step == "unmitigate" else "mitigate"
+    book = ROOT / f"{action}.yml"
+    if mode == "defaults":
+        book = ROOT / "lab" / "fleet" / f"with-facts-{action}.yml"
+    run_dir = OUT / f"{mode}-{edges}-{step}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), CONTAINERS_CONF=str(STATE / "containers.conf"))
+    env.update(extra_env)
+    cmd = [str(PLAYBOOK), "-i", str(STATE / "inventory.yml"), str(book), *REQUEST, "-e", f"fg_run_dir={run_dir}"]
+    t = time.monotonic()
+    p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - t
+    (run_dir / "ansible.log").write_text(p.stdout + p.stderr)
+    recap = {m[0]: {"changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])} for m in RECAP.findall(p.stdout)}
+    summary_file = run_dir / f"summary-{action}.json"
+    results: dict[str, int] = {}
+    if summary_file.exists():
+        for row in json.loads(summary_file.read_text()):
+            results[row["result"]] = results.get(row["result"], 0) + 1
+    edge_recap = {h: r for h, r in recap.items() if h.startswith("edge")}
+    return {
+        "wall": round(wall, 1),
+        "rc": p.returncode,
+        "changed_hosts": sum(1 for r in edge_recap.values() if r["changed"]),
+        "failed_hosts": sum(1 for r in edge_recap.values() if r["failed"] or r["unreachable"]),
+        "results": results,
+        "log": str(run_dir / "ansible.log"),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="20,50", help="edge counts, comma separated (lab maximum 50)")
+    ap.add_argument("--modes", default="project,defaults", help="project,defaults[,mitogen]")
+    ap.add_argument("--keep-lab", action="store_true", help="leave the last lab up")
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",")]
+    modes = a.modes.split(",")
+    envs: dict[str, dict[str, str]] = {"project": {}, "defaults": DEFAULTS_ENV}
+    if "mitogen" in modes:
+        m = mitogen_env()
+        if m is None:
+            print("bench-fleet: mitogen is not installed in the venv; skipping the mitogen column", file=sys.stderr)
+            modes.remove("mitogen")
+        else:
+            envs["mitogen"] = m
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, object]] = []
+    for n in sizes:
+        up = lab_up(n)
+        print(f"bench-fleet: lab with {n} edges up in {up:.0f} s", file=sys.stderr, flush=True)
+        for mode in modes:
+            for step in ("mitigate", "rerun", "unmitigate"):
+                r = play(mode, n, step, envs[mode])
+                r.update(edges=n, mode=mode, step=step, lab_up=round(up, 1))
+                rows.append(r)
+                print(f"bench-fleet: {n:3d} edges {mode:9s} {step:10s} {r['wall']:7.1f} s rc={r['rc']} "
+                      f"changed_hosts={r['changed_hosts']} failed_hosts={r['failed_hosts']} {r['results']}",
+                      file=sys.stderr, flush=True)
+    (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
+    print_table(rows, modes)
+    if not a.keep_lab:
+        subprocess.run(["make", "-s", "-C", str(ROOT), "lab-down"], check=False)
+    return 0 if all(r["rc"] == 0 for r in rows) else 1
+
+
+def print_table(rows: list[dict[str, object]], modes: list[str]) -> None:
+    by = {(r["edges"], r["mode"], r["step"]): r for r in rows}
+    print("\nfleet wall time, seconds (lab edges over podman exec; 2 cores; same request in every column)")
+    head = f"{'edges':>5} {'step':<11}" + "".join(f"{m:>11}" for m in modes)
+    if "defaults" in modes and "project" in modes:
+        head += f"{'speed-up':>10}"
+    print(head)
+    for n in sorted({r["edges"] for r in rows}):  # type: ignore[type-var]
+        for step in ("mitigate", "rerun", "unmitigate"):
+            line = f"{n:>5} {step:<11}"
+            for m in modes:
+                r = by.get((n, m, step))
+                line += f"{r['wall']:>10.1f}{' ' if r['rc'] == 0 else '!'}" if r else f"{'-':>11}"
+            if "defaults" in modes and "project" in modes:
+                d, p = by[(n, "defaults", step)], by[(n, "project", step)]
+                line += f"{float(d['wall']) / float(p['wall']):>9.1f}x"  # type: ignore[arg-type]
+            print(line)
+    print("! = the run failed (see lab/.state/fleet-bench/*/ansible.log); rerun = mitigate.yml again (idempotent)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
