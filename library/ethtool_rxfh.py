@@ -108,8 +108,8 @@ after:
   elements: int
 restore:
   description:
-    - Arguments for this module that rebuild I(before) (C({weights:[...]}) or C({equal:N})), or null when
-      I(before) is not a table ethtool can build (then the module warns).
+    - Arguments for this module that rebuild I(before) (C({weights:[...]}), C({equal:N}) or
+      C({equal:N, start:S})), or null when I(before) is not a table ethtool can build (then the module warns).
   returned: always
   type: dict
   sample: {equal: 16}
@@ -148,7 +148,9 @@ def _restore(table: list[int]) -> dict[str, Any] | None:
     if spec is None:
         return None
     kind, values = spec
-    return {"equal": values[0]} if kind == "equal" else {"weights": list(values)}
+    if kind == "equal":
+        return {"equal": values[0], **({"start": values[1]} if len(values) > 1 else {})}
+    return {"weights": list(values)}
 
 
 def _wanted(module: AnsibleModule, iface: str, rings: int, size: int) -> tuple[list[int], list[str]] | None:

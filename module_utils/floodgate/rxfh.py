@@ -147,7 +147,8 @@ def equal_table(count: int, size: int, start: int = 0) -> list[int]:
 
 
 def table_to_spec(table: Sequence[int]) -> tuple[str, list[int]] | None:
-    """Find ethtool -X arguments that rebuild `table` exactly: ("equal", [N]) or ("weight", [w...]).
+    """Find ethtool -X arguments that rebuild `table` exactly: ("equal", [N]), ("equal", [N, START]) or
+    ("weight", [w...]).
 
     ethtool cannot load an arbitrary table, so a saved table can be restored only when it is one of the
     tables ethtool builds: `equal N` (the kernel default for most drivers, i % N) or a weight table
@@ -156,9 +157,11 @@ def table_to_spec(table: Sequence[int]) -> tuple[str, list[int]] | None:
     size = len(table)
     if size == 0:
         return None
+    low = min(table)
+    if list(table) == equal_table(max(table) - low + 1, size, low):
+        # `equal N` ([N]), or `start S equal N` ([N, S]) for a table written with ethtool's start
+        return ("equal", [max(table) - low + 1] if low == 0 else [max(table) - low + 1, low])
     count = max(table) + 1
-    if list(table) == equal_table(count, size):
-        return ("equal", [count])
     # A weight table is non-decreasing; run lengths are the weights (size * partial / size is exact).
     if any(b < a for a, b in pairwise(table)):
         return None
@@ -181,5 +184,8 @@ def table_to_spec(table: Sequence[int]) -> tuple[str, list[int]] | None:
 
 
 def spec_args(spec: tuple[str, Sequence[int]]) -> list[str]:
+    """ethtool -X arguments for a table_to_spec result."""
     kind, values = spec
+    if kind == "equal" and len(values) == 2:
+        return ["start", str(values[1]), "equal", str(values[0])]
     return [kind, *(str(v) for v in values)]

@@ -95,6 +95,7 @@ def test_rxfh_explicit_table_and_start(tmp_path: Path, standin_lib: Path) -> Non
     res = rxfh_mod(eth, equal=3, start=5)
     assert table(eth) == rxfh.equal_table(3, 128, 5)
     assert res["restore"] == {"weights": [2, 1, 0, 1, 1, 1, 1, 1]}
+    assert rxfh_mod(eth)["restore"] == {"equal": 3, "start": 5}  # a table written with start restores too
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ format_table = rxfh.format_table
 parse_rxfh = rxfh.parse_rxfh
 table_to_spec = rxfh.table_to_spec
 weights_to_table = rxfh.weights_to_table
+spec_args = rxfh.spec_args
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ethtool"
 SIZES = (64, 128, 512)
@@ -155,7 +156,7 @@ def test_property_weight_table_shape(weights: list[int], size: int) -> None:
 def test_property_table_to_spec_rebuilds_weight_tables(weights: list[int], size: int) -> None:
     table = weights_to_table(weights, size)
     kind, args = table_to_spec(table)
-    rebuilt = equal_table(args[0], size) if kind == "equal" else weights_to_table(args, size)
+    rebuilt = equal_table(args[0], size, *args[1:]) if kind == "equal" else weights_to_table(args, size)
     assert rebuilt == table
 
 
@@ -164,6 +165,9 @@ def test_property_equal_table(count: int, size: int, start: int) -> None:
     table = equal_table(count, size, start)
     assert set(table) == set(range(start, start + min(count, size)))
     assert table_to_spec(equal_table(count, size)) == ("equal", [count])
+    if start:
+        assert table_to_spec(table) == ("equal", [count, start])
+        assert spec_args(table_to_spec(table)) == ["start", str(start), "equal", str(count)]
 
 
 def test_table_to_spec_refuses_tables_ethtool_cannot_build() -> None:
