@@ -74,6 +74,7 @@ EXAMPLES = r"""
     interface: eth3
     weights: "{{ rss.restore.weights | default(omit) }}"
     equal: "{{ rss.restore.equal | default(omit) }}"
+    start: "{{ rss.restore.start | default(omit) }}"
 
 - name: Only read the table
   ethtool_rxfh:
