@@ -49,9 +49,10 @@ def parse_dnsperf(text: str) -> dict[str, float]:
 
 
 def flood_state(edge_no: int) -> str:
-    pid = f"/run/fg-flood-e{edge_no}.pid"
+    pids = f"/run/fg-flood-e{edge_no}-*.pid"
+    check = f"for f in {pids}; do [ -f $f ] && kill -0 $(cat $f) 2>/dev/null && exit 0; done; exit 1"
     rc = subprocess.run(
-        ["podman", "exec", WIRE, "sh", "-c", f"[ -f {pid} ] && kill -0 $(cat {pid}) 2>/dev/null"],
+        ["podman", "exec", WIRE, "sh", "-c", check],
         capture_output=True,
         check=False,
     ).returncode

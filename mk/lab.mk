@@ -4,6 +4,7 @@ LAB_EDGES ?= 2
 EDGE ?= 1
 RATE ?= 500000
 DURATION ?= 60
+PROCS ?= 1
 QPS ?= 2000
 MEASURE_SECONDS ?= 10
 export LAB_EDGES
@@ -31,7 +32,7 @@ lab-status:
 	@lab/status.sh
 
 lab-attack:
-	@EDGE=$(EDGE) RATE=$(RATE) DURATION=$(DURATION) lab/attack.sh
+	@EDGE=$(EDGE) RATE=$(RATE) DURATION=$(DURATION) PROCS=$(PROCS) lab/attack.sh
 
 lab-attack-stop:
 	@lab/attack.sh stop $(EDGE)
