@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "../fg_engine.h"
@@ -253,7 +254,11 @@ int main(int argc, char **argv)
 	nframes = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 1000000;
 	if (nframes < 64)
 		nframes = 64;
-	uint8_t *buf = aligned_alloc(64, (size_t)nframes * SLOT);
+	/* frames in a huge-page backed buffer, as in a NIC ring or an AF_XDP UMEM set up with huge pages */
+	size_t buf_bytes = ((size_t)nframes * SLOT + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+	uint8_t *buf = aligned_alloc(2u << 20, buf_bytes);
+	if (buf)
+		(void)madvise(buf, buf_bytes, MADV_HUGEPAGE);
 	frames = malloc(nframes * sizeof(*frames));
 	lens = malloc(nframes * sizeof(*lens));
 	if (!buf || !frames || !lens)

@@ -72,32 +72,35 @@ static inline uint64_t load8(const uint8_t *p)
 	return v;
 }
 
+/* One suffix against the qname, without data-dependent branches (a flood mixes matching and non-matching
+ * names at random; a mispredicted branch costs more than the whole compare). Every read stays inside the
+ * qname: the compared window is its last s->len bytes, and it must start at the right label boundary. */
+static inline int suffix_match1(const struct fg_suffix *s, const struct fg_pkt *p)
+{
+	uint32_t n = s->len, qlen = p->qname_len;
+	if (qlen < n) /* rare, and decided by the name's length alone */
+		return 0;
+	int enough = p->nlabels >= s->nlabels;
+	uint32_t li = enough ? (uint32_t)(p->nlabels - s->nlabels) : 0;
+	const uint8_t *q = p->qname + (qlen - n);
+	uint64_t diff = 0;
+	if (n >= 8) {
+		for (uint32_t k = 0; k + 8 <= n; k += 8)
+			diff |= lower8(load8(q + k)) ^ load8(s->wire + k);
+		diff |= lower8(load8(q + n - 8)) ^ load8(s->wire + n - 8);
+	} else {
+		for (uint32_t k = 0; k < n; k++)
+			diff |= (uint64_t)((q[k] >= 'A' && q[k] <= 'Z' ? q[k] + 32 : q[k]) ^ s->wire[k]);
+	}
+	return enough & (p->label_off[li] == qlen - n) & (diff == 0);
+}
+
 static int suffix_match(const struct fg_rule *r, const struct fg_pkt *p)
 {
-	for (uint32_t i = 0; i < r->nsuffixes; i++) {
-		const struct fg_suffix *s = &r->suffixes[i];
-		if (s->nlabels > p->nlabels)
-			continue;
-		uint32_t off = p->label_off[p->nlabels - s->nlabels];
-		uint32_t n = s->len;
-		if ((uint32_t)p->qname_len - off != n)
-			continue;
-		/* the suffix's wire form is stored lower case; fold the qname 8 bytes at a time, the last 8
-		 * overlapping, so nothing is read past the qname's end */
-		const uint8_t *q = p->qname + off;
-		uint64_t diff = 0;
-		if (n >= 8) {
-			for (uint32_t k = 0; k + 8 <= n; k += 8)
-				diff |= lower8(load8(q + k)) ^ load8(s->wire + k);
-			diff |= lower8(load8(q + n - 8)) ^ load8(s->wire + n - 8);
-		} else {
-			for (uint32_t k = 0; k < n; k++)
-				diff |= (uint64_t)((q[k] >= 'A' && q[k] <= 'Z' ? q[k] + 32 : q[k]) ^ s->wire[k]);
-		}
-		if (!diff)
-			return 1;
-	}
-	return 0;
+	int m = 0;
+	for (uint32_t i = 0; i < r->nsuffixes; i++)
+		m |= suffix_match1(&r->suffixes[i], p);
+	return m;
 }
 
 /* All of the rule's terms hold for p. The cheap terms are combined without branches (a flood mixes packet
@@ -158,14 +161,10 @@ static inline __attribute__((always_inline)) int eval_rules(struct fg_engine *e,
 
 static inline void decide(struct fg_engine *e, int k, uint8_t *v, uint16_t *who)
 {
-	if (k < 0) {
-		e->default_hits++;
-		*v = e->default_action == FG_ACT_PASS ? FG_PASS : FG_DROP;
-		*who = FG_DECIDED_DEFAULT;
-	} else {
-		*v = e->rules[k].action == FG_ACT_PASS ? FG_PASS : FG_DROP;
-		*who = (uint16_t)k;
-	}
+	/* verdict_of[0] is the default's, verdict_of[k + 1] rule k's: a table, not a branch */
+	*v = e->verdict_of[k + 1];
+	*who = k < 0 ? FG_DECIDED_DEFAULT : (uint16_t)k;
+	e->default_hits += k < 0;
 }
 
 static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens, uint32_t n,
@@ -179,6 +178,7 @@ static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, co
 	const int want_dns = e->want_dns;
 	const uint32_t rl_first = e->rl_first;
 	struct fg_rl *rl0 = rl_first < e->nrules ? &e->rules[rl_first].rl : NULL;
+	const int have_rl = rl0 != NULL;
 
 	/* pass 1: parse, prefetching frames a few ahead (the burst's first few up front) */
 	for (uint32_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
@@ -204,14 +204,20 @@ static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, co
 			continue;
 		}
 		int k = eval_rules(e, p, 0, rl_first, now, 0);
-		if (k < 0 && rl0) {
-			/* IP or not, the key is harmless to compute; only IP frames will use it */
+		/* undecided frames go on to the rate limit: queue them and fetch their bucket now. Done without
+		 * branching on k (random in a flood): decided frames prefetch a cache-hot dummy and are queued
+		 * then forgotten (npending not bumped); pass 3 overwrites the verdicts of the queued ones */
+		int undecided = (k < 0) & have_rl;
+		if (have_rl) {
 			hash[i] = fg_rl_hash(rl_key(p));
-			__builtin_prefetch(fg_rl_set(rl0, hash[i]), 1);
-			pending[npending++] = (uint8_t)i;
-			continue;
+			const void *addr = undecided ? (const void *)fg_rl_set(rl0, hash[i]) : (const void *)&e->c;
+			__builtin_prefetch(addr, 1);
 		}
-		decide(e, k, &verdicts[i], &who[i]);
+		pending[npending] = (uint8_t)i;
+		npending += (uint32_t)undecided;
+		verdicts[i] = e->verdict_of[k + 1];
+		who[i] = k < 0 ? FG_DECIDED_DEFAULT : (uint16_t)k;
+		e->default_hits += (uint64_t)((k < 0) & !have_rl);
 	}
 
 	/* pass 3: the first rate limit and everything after it */

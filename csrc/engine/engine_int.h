@@ -68,6 +68,7 @@ struct fg_engine {
 	uint32_t nrules;
 	uint32_t rl_first; /* index of the first ratelimit rule, nrules when none */
 	struct fg_rule *rules;
+	uint8_t verdict_of[FG_RULES_MAX + 1]; /* [0]: the default's verdict, [k + 1]: rule k's (FG_PASS/FG_DROP) */
 };
 
 /* 65536 set bits: stands in for a port/qtype map a rule does not have, so the test needs no branch */

@@ -536,6 +536,9 @@ int fg_rules_parse(struct fg_engine *e, const char *text, size_t len, const stru
 	free(t);
 	if (rc)
 		return -1;
+	e->verdict_of[0] = e->default_action == FG_ACT_PASS ? FG_PASS : FG_DROP;
+	for (uint32_t i = 0; i < e->nrules; i++)
+		e->verdict_of[i + 1] = e->rules[i].action == FG_ACT_PASS ? FG_PASS : FG_DROP;
 	e->rl_first = e->nrules;
 	for (uint32_t i = 0; i < e->nrules; i++)
 		if (e->rules[i].action == FG_ACT_RATELIMIT) {

@@ -73,6 +73,9 @@ def main() -> int:
         extra_compile_args=["-std=c11", "-O2"],
     )
     OUT.mkdir(parents=True, exist_ok=True)
+    # distutils does not see that libfgengine.a changed: drop the old module so it always relinks
+    for old in OUT.glob("_floodgate_engine*.so"):
+        old.unlink()
     ffi.compile(tmpdir=str(OUT), verbose=False)
     return 0
 
