@@ -199,8 +199,8 @@ struct fg_prefix_set *fg_prefix_set_build(const struct fg_prefix_list *l)
 	if (!st || !v4 || !v6)
 		goto fail;
 	st->l1 = calloc(65536, sizeof(uint32_t));
-	st->sum = calloc(1024, sizeof(uint64_t));
-	if (!st->l1 || !st->sum)
+	st->w = calloc(1024, sizeof(*st->w));
+	if (!st->l1 || !st->w)
 		goto fail;
 	size_t n4 = 0, n6 = 0;
 	for (size_t i = 0; i < l->n; i++) {
@@ -236,9 +236,23 @@ struct fg_prefix_set *fg_prefix_set_build(const struct fg_prefix_list *l)
 			s = stop + 1;
 		}
 	}
-	for (uint32_t k = 0; k < 65536; k++)
-		if (st->l1[k])
-			st->sum[k >> 6] |= 1ull << (k & 63);
+	/* chunks were created in address order (sorted intervals), so a /16's chunk is its rank among the
+	 * partly covered /16s */
+	uint32_t chunks = 0;
+	for (uint32_t k = 0; k < 65536; k++) {
+		struct fg_v4_word *w = &st->w[k >> 6];
+		if ((k & 63) == 0)
+			w->base = chunks;
+		if (st->l1[k] == 1)
+			w->full |= 1ull << (k & 63);
+		else if (st->l1[k] >= 2) {
+			w->part |= 1ull << (k & 63);
+			if (st->l1[k] - 2 != chunks++)
+				goto fail; /* cannot happen with sorted input; refuse rather than answer wrong */
+		}
+	}
+	free(st->l1);
+	st->l1 = NULL;
 	st->n_v6 = n6;
 	st->v6_start = malloc((n6 + 1) * sizeof(u128));
 	st->v6_end = malloc((n6 + 1) * sizeof(u128));
@@ -262,7 +276,7 @@ void fg_prefix_set_free(struct fg_prefix_set *s)
 {
 	if (!s)
 		return;
-	free(s->sum);
+	free(s->w);
 	free(s->l1);
 	free(s->l2);
 	free(s->l3_base);

@@ -32,43 +32,59 @@ struct fg_prefix_set;
 struct fg_prefix_set *fg_prefix_set_build(const struct fg_prefix_list *l); /* NULL when out of memory */
 void fg_prefix_set_free(struct fg_prefix_set *s);
 
-/* IPv4 levels: a 65536-bit summary (8 KiB, stays in L1: most flood sources miss here, in one read), the /16
- * entries, then per partly covered /16 one 64-byte chunk of two 256-bit maps over its /24s ("fully covered",
- * "partly covered"), and per partly covered /24 a 256-bit map of its addresses, found by rank. */
+/* IPv4 levels: per 64 /16s one 24-byte word of two bitmaps ("/16 fully covered", "/16 partly covered") and
+ * the index of the first partly covered /16's chunk (1024 words, 24 KiB: cache-resident, and most flood
+ * sources end here); per partly covered /16 a 64-byte chunk of two 256-bit maps over its /24s, found by rank;
+ * per partly covered /24 a 256-bit map of its addresses, found by rank. At most 3 reads, whatever the size. */
+struct fg_v4_word {
+	uint64_t full;
+	uint64_t part;
+	uint32_t base; /* chunk index of the first partly covered /16 in this word */
+	uint32_t pad;
+};
+
 struct fg_v4_chunk {
 	uint64_t full[4];
 	uint64_t part[4];
 };
 
 struct fg_prefix_set {
-	uint64_t *sum;  /* 1024 words: bit k set when /16 k has any covered address */
-	uint32_t *l1;   /* 65536 entries: 1 all covered, v >= 2: chunk v - 2 (0: nothing, never read) */
+	struct fg_v4_word *w; /* 1024 words */
 	struct fg_v4_chunk *l2;
 	uint32_t *l3_base; /* per chunk: index of its first /24 bitmap in l3 */
 	uint64_t *l3;      /* 256-bit maps (4 words) */
 	size_t n_l2, n_l3;
+	uint32_t *l1; /* build time only: 65536 entries, 1 all covered, v >= 2: chunk v - 2 */
 	unsigned __int128 *v6_start, *v6_end; /* disjoint, sorted, inclusive */
 	size_t n_v6;
 };
 
+static inline uint32_t fg_rank256(const uint64_t *m, uint32_t j)
+{
+	uint32_t w = j >> 6, r = (uint32_t)__builtin_popcountll(m[w] & ((1ull << (j & 63)) - 1));
+	for (uint32_t i = 0; i < w; i++)
+		r += (uint32_t)__builtin_popcountll(m[i]);
+	return r;
+}
+
 static inline int fg_prefix_set_has4(const struct fg_prefix_set *s, uint32_t a)
 {
 	uint32_t k = a >> 16;
-	if (!((s->sum[k >> 6] >> (k & 63)) & 1))
-		return 0;
-	uint32_t v = s->l1[k];
-	if (v == 1)
+	const struct fg_v4_word *w = &s->w[k >> 6];
+	uint64_t bit = 1ull << (k & 63);
+	if (w->full & bit)
 		return 1;
-	const struct fg_v4_chunk *c = &s->l2[v - 2];
-	uint32_t j = (a >> 8) & 0xFF, w = j >> 6, bit = j & 63;
-	if ((c->full[w] >> bit) & 1)
-		return 1;
-	if (!((c->part[w] >> bit) & 1))
+	if (!(w->part & bit))
 		return 0;
-	uint32_t rank = (uint32_t)__builtin_popcountll(c->part[w] & ((1ull << bit) - 1));
-	for (uint32_t i = 0; i < w; i++)
-		rank += (uint32_t)__builtin_popcountll(c->part[i]);
-	const uint64_t *bm = s->l3 + (size_t)(s->l3_base[v - 2] + rank) * 4;
+	uint32_t ci = w->base + (uint32_t)__builtin_popcountll(w->part & (bit - 1));
+	const struct fg_v4_chunk *c = &s->l2[ci];
+	uint32_t j = (a >> 8) & 0xFF;
+	uint64_t jb = 1ull << (j & 63);
+	if (c->full[j >> 6] & jb)
+		return 1;
+	if (!(c->part[j >> 6] & jb))
+		return 0;
+	const uint64_t *bm = s->l3 + (size_t)(s->l3_base[ci] + fg_rank256(c->part, j)) * 4;
 	return (int)((bm[(a & 0xFF) >> 6] >> (a & 63)) & 1);
 }
 
