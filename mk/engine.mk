@@ -11,7 +11,7 @@ engine-build: $(STAMPS)/apt $(STAMPS)/venv
 # sweep; the last line is the summary `engine_mpps=... bpf_mpps=... ratio=... ceiling_mpps=... engine_10k_mpps=...`.
 bench-engine: $(STAMPS)/apt
 	$(ENGINE_MAKE) bench
-	taskset -c $${BENCH_CPU:-1} csrc/build/bench_engine
+	taskset -c $${BENCH_CPU:-$$(( $$(nproc) - 1 ))} csrc/build/bench_engine
 
 TEST_PREREQS += engine-build
 BENCH_TARGETS += bench-engine
