@@ -11,18 +11,23 @@ if [ -n "$names" ]; then
 	# shellcheck disable=SC2086 # one name per word
 	podman rm -f -t 2 $names >/dev/null
 fi
-rm -f "$LAB_STATE/edges" "$LAB_STATE"/attack-*.pid
+rm -f "$LAB_STATE/edges"
 
 left=""
 [ -z "$(podman ps -a --filter label=floodgate-lab=1 --format '{{.Names}}')" ] || left+=" containers"
-# Programs are freed asynchronously once their last reference goes: give the kernel a moment.
-for _ in $(seq 1 20); do
-	bpftool prog show 2>/dev/null | grep -Eq 'name nicmodel ' || break
-	sleep 0.25
+# The NIC model programs this lab loaded (ids recorded by up.sh) must be gone; the kernel frees a program
+# asynchronously once its last reference goes, so give it a moment.
+progs=$(cat "$LAB_STATE"/prog-edge* 2>/dev/null || true)
+for id in $progs; do
+	for _ in $(seq 1 40); do
+		bpftool prog show id "$id" >/dev/null 2>&1 || break
+		sleep 0.25
+	done
+	bpftool prog show id "$id" >/dev/null 2>&1 && left+=" bpf-program-$id"
 done
-bpftool prog show 2>/dev/null | grep -Eq 'name nicmodel ' && left+=" bpf-programs"
 ip -o link show | grep -Eq ': e[0-9]+@' && left+=" links"
 if [ -n "$left" ]; then
 	lab_die "down: left behind:$left"
 fi
-lab_log "down: nothing left"
+rm -f "$LAB_STATE"/prog-edge*
+lab_log "down: nothing left (containers, links, $(echo "$progs" | wc -w) NIC model programs checked)"

@@ -56,6 +56,7 @@ done
 for name in $(podman ps -a --filter label=floodgate-lab=1 --format '{{.Names}}'); do
 	if [[ "$name" =~ ^$LAB_EDGE_PREFIX([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt "$edges" ]; then
 		podman rm -f -t 0 "$name" >/dev/null
+		rm -f "$LAB_STATE/prog-edge${BASH_REMATCH[1]}"
 	fi
 done
 
@@ -101,6 +102,8 @@ for n in $(seq 1 "$edges"); do
 		wire tc qdisc replace dev "e$n" clsact
 		wire tc filter replace dev "e$n" egress pref 1 handle 1 bpf direct-action object-pinned "$pin/prog"
 	fi
+	# Recorded so that lab/down.sh can prove this program is gone (other labs may run the same program).
+	bpftool prog show pinned "$pin/prog" | sed -n 's/^\([0-9]*\): .*/\1/p' >"$LAB_STATE/prog-edge$n"
 	podman cp "$LAB_DIR/nicmodel/ethtool-frontend" "$name:/usr/local/sbin/ethtool"
 	podman exec "$name" chmod 755 /usr/local/sbin/ethtool
 	podman exec "$name" ln -sf /usr/local/sbin/ethtool /usr/local/sbin/fg-nicmodel
