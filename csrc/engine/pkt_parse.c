@@ -19,48 +19,45 @@ static inline uint64_t rd64(const uint8_t *p)
 	return ((uint64_t)rd32(p) << 32) | rd32(p + 4);
 }
 
-/* DNS: header, then the first question's QNAME label by label (bounded by the payload and 255 bytes). */
-static void parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p)
+/* DNS: header, then the first question's QNAME label by label (bounded by the payload and 255 bytes).
+ * Offsets inside the name equal offsets from d + 12, so one counter walks both. */
+static inline void parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p)
 {
 	if (len < 12)
 		return;
 	uint16_t qdcount = rd16(d + 4);
 	if (qdcount == 0)
 		return;
-	uint32_t off = 12, wire = 0;
-	uint8_t nl = 0;
+	const uint8_t *q = d + 12;
+	uint32_t room = len - 12, wire = 0, nl = 0;
 	for (;;) {
-		if (off >= len)
+		if (wire >= room)
 			return;
-		uint8_t l = d[off];
-		if (l == 0) {
-			wire += 1;
-			off += 1;
+		uint32_t l = q[wire];
+		if (l == 0)
 			break;
-		}
-		if (l & 0xC0) /* compression pointer (not allowed in a query's question) or reserved label type */
-			return;
-		if (wire + l + 1 + 1 > FG_QNAME_MAX)
+		/* l > 63: a compression pointer (not allowed in a query's question) or a reserved label type;
+		 * the name with this label and the root must fit in 255 bytes */
+		if ((l > 63) | (wire + l + 2 > FG_QNAME_MAX))
 			return;
 		p->label_off[nl++] = (uint8_t)wire;
-		wire += (uint32_t)l + 1;
-		off += (uint32_t)l + 1;
+		wire += l + 1;
 	}
-	if (off + 4 > len)
+	wire += 1; /* the root label */
+	if (wire + 4 > room)
 		return;
-	p->qname = d + 12;
+	p->qname = q;
 	p->qname_len = (uint8_t)wire;
-	p->nlabels = nl;
-	p->qtype = rd16(d + off);
-	p->flags |= FG_PKT_DNSQ;
+	p->nlabels = (uint8_t)nl;
+	p->qtype = rd16(q + wire);
 	uint8_t b2 = d[2];
-	if (!(b2 & 0x80) && ((b2 >> 3) & 0x0F) == 0 && qdcount == 1)
-		p->flags |= FG_PKT_DNSOK;
+	int ok = !(b2 & 0x78) & !(b2 & 0x80) & (qdcount == 1);
+	p->flags |= FG_PKT_DNSQ | (ok ? FG_PKT_DNSOK : 0);
 }
 
 /* L4 at l4 with avail bytes (bounded by the IP length). first_frag: a first fragment, whose UDP length
  * covers the whole datagram rather than this frame. */
-static void parse_l4(const uint8_t *l4, uint32_t avail, int first_frag, int want_dns, struct fg_pkt *p)
+static inline void parse_l4(const uint8_t *l4, uint32_t avail, int first_frag, int want_dns, struct fg_pkt *p)
 {
 	if (p->proto == 17) {
 		if (avail < 8)
@@ -165,11 +162,11 @@ bad:
 
 void fg_pkt_parse(const uint8_t *f, uint32_t len, int want_dns, struct fg_pkt *p)
 {
+	/* only flags and proto are always set: every other field is read only under the flag that vouches
+	 * for it (FG_PKT_L4 for ports, FG_PKT_DNSQ for the question) */
 	p->flags = 0;
 	p->proto = 0;
 	p->sport = p->dport = 0;
-	p->qname_len = 0;
-	p->nlabels = 0;
 	p->qtype = 0;
 	if (len < 14)
 		goto bad;
