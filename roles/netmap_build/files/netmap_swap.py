@@ -60,9 +60,27 @@ def snapshot(driver: str) -> list[dict]:
                 "carrier": carrier,
                 "mtu": link["mtu"],
                 "addrs": addrs,
+                "routes": static_routes(name),
             }
         )
     return state
+
+
+def static_routes(name: str) -> list[list[str]]:
+    """The main-table routes over the interface that the kernel does not recreate with the addresses
+    (a default route via this NIC is lost when its netdev goes away), as `ip route replace` arguments."""
+    routes = json.loads(run("ip", "-j", "route", "show", "table", "main", "dev", name).stdout or "[]")
+    out = []
+    for r in routes:
+        if r.get("protocol") == "kernel" or r.get("dst") is None:
+            continue
+        args = [r["dst"]]
+        if r.get("gateway"):
+            args += ["via", r["gateway"]]
+        if r.get("metric") is not None:
+            args += ["metric", str(r["metric"])]
+        out.append(args)
+    return out
 
 
 def has_carrier(name: str) -> bool:
@@ -94,6 +112,8 @@ def reapply(state: list[dict], timeout: float) -> list[str]:
             run("ip", "addr", "replace", addr, "dev", name, check=False)
         if iface["up"]:
             run("ip", "link", "set", "dev", name, "up", check=False)
+        for route in iface.get("routes", []):
+            run("ip", "route", "replace", *route, "dev", name, check=False)
     waiting = [i["name"] for i in state if i["carrier"] and i["name"] not in missing]
     while waiting and time.monotonic() < deadline:
         waiting = [n for n in waiting if not has_carrier(n)]
@@ -102,18 +122,21 @@ def reapply(state: list[dict], timeout: float) -> list[str]:
     return missing + waiting
 
 
-def restore_stock(driver: str, state: list[dict], timeout: float) -> list[str]:
-    if module_loaded(driver):
+def restore_stock(driver: str, state: list[dict], timeout: float, replaced: bool = True) -> list[str]:
+    """Back to the stock driver. replaced=False: the stock driver was never removed, leave it alone."""
+    if replaced and module_loaded(driver):
         run("rmmod", driver, check=False)
-    if module_loaded("netmap"):
+    if module_loaded("netmap") and not module_loaded(driver):
         run("rmmod", "netmap", check=False)
-    run("modprobe", driver)  # the stock driver: the patched one is never installed under /lib/modules
+    if replaced or not module_loaded(driver):
+        run("modprobe", driver)  # the stock driver: the patched one is never installed under /lib/modules
     return reapply(state, timeout)
 
 
 def cmd_swap(args: argparse.Namespace) -> int:
     state = snapshot(args.driver)
     write_json(args.state, {"driver": args.driver, "interfaces": state, "time": time.time()})
+    replaced = False  # set once the stock driver is out: only then does the fallback reload it
     try:
         depends = run("modinfo", "-F", "depends", args.driver_ko).stdout.strip()
         for dep in filter(None, depends.split(",")):
@@ -122,7 +145,9 @@ def cmd_swap(args: argparse.Namespace) -> int:
         if not module_loaded("netmap"):
             run("insmod", args.netmap_ko)
         if module_loaded(args.driver):
+            replaced = True
             run("rmmod", args.driver)
+        replaced = True
         run("insmod", args.driver_ko)
         lost = reapply(state, args.timeout)
         if lost:
@@ -132,7 +157,7 @@ def cmd_swap(args: argparse.Namespace) -> int:
         if not os.path.exists("/dev/netmap"):
             raise RuntimeError("/dev/netmap is missing after loading netmap")
     except (RuntimeError, OSError, ValueError) as exc:
-        lost = restore_stock(args.driver, state, args.timeout)
+        lost = restore_stock(args.driver, state, args.timeout, replaced)
         note = f"; after the fallback still down: {', '.join(lost)}" if lost else ""
         write_json(
             args.result, {"result": "failed", "error": str(exc), "fallback": "stock driver reloaded" + note}
