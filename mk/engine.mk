@@ -5,7 +5,7 @@
 ENGINE_MAKE = $(MAKE) --no-print-directory -C csrc PYTHON=$(PY)
 
 engine-build: $(STAMPS)/apt $(STAMPS)/venv
-	$(ENGINE_MAKE) all test-bins fuzz binding
+	$(ENGINE_MAKE) all test-bins fuzz binding bench
 
 # One core, 1M frames in memory: engine (16 and 10,000 prefixes) vs libpcap's BPF interpreter vs a read-only
 # sweep; the last line is the summary `engine_mpps=... bpf_mpps=... ratio=... ceiling_mpps=... engine_10k_mpps=...`.
