@@ -6,7 +6,12 @@ unmitigate.yml over N lab edges, with floodgate's Ansible settings and with Ansi
 "defaults": the same playbooks with Ansible's defaults put back through ANSIBLE_* overrides (forks 5, no
 pipelining, implicit gathering) plus a fact-gathering play in front (lab/fleet/with-facts-*.yml), since
 floodgate's plays say `gather_facts: false` themselves and a play written with defaults gathers facts.
-"mitogen" (optional, --mitogen, needs the mitogen package): project settings with strategy mitogen_linear.
+"mitogen" (optional, needs `pip install mitogen==0.3.54`): project settings with strategy mitogen_linear and
+the mitogen_podman connection (one Python per host for the whole run instead of 3-4 `podman exec` per task).
+mitogen's module_utils scanner misses imports made inside functions (module_utils/floodgate/snapshot.py and
+queue_check.py have three): this column runs a copy of module_utils with those imports also made at module
+level, from lab/fleet/plain-*.yml (Ansible puts a module_utils/ beside the top playbook before the configured
+path). Hoisting them in the real files makes the copy unnecessary.
 
 Both runs use the same request (queue 4, af_xdp, receiver built once on the controller and copied, idle
 verification: no flood). The lab connection is containers.podman.podman, which has no pipelining: say so.
@@ -15,19 +20,33 @@ verification: no flood). The lab connection is containers.podman.podman, which h
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-STATE = ROOT / "lab" / ".state"
-OUT = STATE / "fleet-bench"
+FLEET_LAB = ROOT / "lab" / "fleet" / "lab.sh"
+STATE = ROOT / "lab" / ".state" / "fleet"
+OUT = STATE / "bench"
+# A folder: the generated hosts plus the lab's group_vars (interface, backend, front end, receiver rules).
+INVENTORY = STATE / "inventory"
 PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
-REQUEST = ["-e", "queue=4", "-e", "backend=af_xdp", "-e", "verify_min_packets=0", "-e", "receiver_build_on=controller"]
+REQUEST = [
+    "-e",
+    "queue=4",
+    "-e",
+    "backend=af_xdp",
+    "-e",
+    "verify_min_packets=0",
+    "-e",
+    "receiver_build_on=controller",
+]
 DEFAULTS_ENV = {
     "ANSIBLE_FORKS": "5",
     "ANSIBLE_PIPELINING": "False",
@@ -39,40 +58,103 @@ RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+f
 
 def lab_up(edges: int) -> float:
     t = time.monotonic()
-    subprocess.run(["make", "-s", "-C", str(ROOT), "lab-up", f"LAB_EDGES={edges}"], check=True)
-    return time.monotonic() - t
+    subprocess.run([str(FLEET_LAB), "up", str(edges)], check=True)
+    up = time.monotonic() - t
+    subprocess.run([str(FLEET_LAB), "inventory", str(edges), str(INVENTORY)], check=True)
+    return up
 
 
 def mitogen_env() -> dict[str, str] | None:
-    try:
-        import ansible_mitogen  # type: ignore[import-not-found]
-    except ImportError:
+    """Environment of the mitogen column, or None without the mitogen package in the venv."""
+    venv_python = ROOT / ".venv" / "bin" / "python"
+    found = subprocess.run(
+        [
+            str(venv_python),
+            "-c",
+            "import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode != 0:
         return None
-    plugins = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
-    return {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
+    plugins = Path(found.stdout.strip()) / "plugins"
+    return {
+        "ANSIBLE_STRATEGY_PLUGINS": str(plugins / "strategy"),
+        "ANSIBLE_CONNECTION_PLUGINS": str(plugins / "connection"),
+        "ANSIBLE_STRATEGY": "mitogen_linear",
+        "ANSIBLE_MODULE_UTILS": str(hoisted_module_utils()),
+    }
+
+
+def hoisted_module_utils() -> Path:
+    """A copy of module_utils whose function-level floodgate imports are repeated at module level."""
+    dest = STATE / "module_utils"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(ROOT / "module_utils", dest)
+    local = re.compile(r"^[ \t]+(from ansible\.module_utils\.floodgate\.\S+ import [^#\n]+)", re.M)
+    for f in (dest / "floodgate").glob("*.py"):
+        text = f.read_text()
+        hoist = [m.strip() for m in local.findall(text)]
+        if hoist:
+            text = text.replace(
+                "from __future__ import annotations\n",
+                "from __future__ import annotations\n" + "\n".join(hoist) + "\n",
+                1,
+            )
+            f.write_text(text)
+    return dest
+
+
+def inventory_for(mode: str) -> Path:
+    if mode != "mitogen":
+        return INVENTORY
+    inv = STATE / "inventory-mitogen"
+    inv.mkdir(exist_ok=True)
+    group_vars = inv / "group_vars"
+    if not group_vars.exists():
+        group_vars.symlink_to(ROOT / "inventories" / "lab" / "group_vars")
+    hosts = (INVENTORY / "hosts.yml").read_text()
+    (inv / "hosts.yml").write_text(hosts.replace("containers.podman.podman", "mitogen_podman"))
+    return inv
+
+
+def read_summary(path: Path) -> list[dict[str, object]]:
+    """The run summary's rows (tolerates a summary written as the text of a Python list)."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    if isinstance(data, str):
+        data = ast.literal_eval(data.strip())
+    return list(data)
 
 
 def play(mode: str, edges: int, step: str, extra_env: dict[str, str]) -> dict[str, object]:
     """Runs one playbook; returns its wall time, rc, per-host recap and the run summary's results."""
-    action = "unmitigate" if step == "unmitigate" else "mitigate"
-    book = ROOT / f"{action}.yml"
-    if mode == "defaults":
-        book = ROOT / "lab" / "fleet" / f"with-facts-{action}.yml"
+    action = "unmitigate" if step in ("unmitigate", "cleanup") else "mitigate"
+    book = {
+        "project": ROOT / f"{action}.yml",
+        "defaults": ROOT / "lab" / "fleet" / f"with-facts-{action}.yml",
+        "mitogen": ROOT / "lab" / "fleet" / f"plain-{action}.yml",
+    }[mode]
     run_dir = OUT / f"{mode}-{edges}-{step}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), CONTAINERS_CONF=str(STATE / "containers.conf"))
+    env = dict(
+        os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), CONTAINERS_CONF=str(STATE / "containers.conf")
+    )
     env.update(extra_env)
-    cmd = [str(PLAYBOOK), "-i", str(STATE / "inventory.yml"), str(book), *REQUEST, "-e", f"fg_run_dir={run_dir}"]
+    cmd = [str(PLAYBOOK), "-i", str(inventory_for(mode)), str(book), *REQUEST, "-e", f"fg_run_dir={run_dir}"]
     t = time.monotonic()
     p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     wall = time.monotonic() - t
     (run_dir / "ansible.log").write_text(p.stdout + p.stderr)
-    recap = {m[0]: {"changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])} for m in RECAP.findall(p.stdout)}
-    summary_file = run_dir / f"summary-{action}.json"
+    recap = {
+        m[0]: {"changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
+        for m in RECAP.findall(p.stdout)
+    }
     results: dict[str, int] = {}
-    if summary_file.exists():
-        for row in json.loads(summary_file.read_text()):
-            results[row["result"]] = results.get(row["result"], 0) + 1
+    for row in read_summary(run_dir / f"summary-{action}.json"):
+        results[str(row["result"])] = results.get(str(row["result"]), 0) + 1
     edge_recap = {h: r for h, r in recap.items() if h.startswith("edge")}
     return {
         "wall": round(wall, 1),
@@ -96,27 +178,40 @@ def main() -> int:
     if "mitogen" in modes:
         m = mitogen_env()
         if m is None:
-            print("bench-fleet: mitogen is not installed in the venv; skipping the mitogen column", file=sys.stderr)
+            print(
+                "bench-fleet: mitogen is not installed in the venv; skipping the mitogen column",
+                file=sys.stderr,
+            )
             modes.remove("mitogen")
         else:
             envs["mitogen"] = m
     OUT.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, object]] = []
+    # Start from no mitigation on the fleet's edges (a previous interrupted run may have left one).
     for n in sizes:
         up = lab_up(n)
-        print(f"bench-fleet: lab with {n} edges up in {up:.0f} s", file=sys.stderr, flush=True)
+        print(
+            f"bench-fleet: lab with {n} edges up in {up:.0f} s; load {os.getloadavg()}",
+            file=sys.stderr,
+            flush=True,
+        )
+        play("project", n, "cleanup", {})
         for mode in modes:
             for step in ("mitigate", "rerun", "unmitigate"):
                 r = play(mode, n, step, envs[mode])
-                r.update(edges=n, mode=mode, step=step, lab_up=round(up, 1))
+                r.update(edges=n, mode=mode, step=step, lab_up=round(up, 1), load=os.getloadavg()[0])
                 rows.append(r)
-                print(f"bench-fleet: {n:3d} edges {mode:9s} {step:10s} {r['wall']:7.1f} s rc={r['rc']} "
-                      f"changed_hosts={r['changed_hosts']} failed_hosts={r['failed_hosts']} {r['results']}",
-                      file=sys.stderr, flush=True)
+                (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")  # kept if interrupted
+                print(
+                    f"bench-fleet: {n:3d} edges {mode:9s} {step:10s} {r['wall']:7.1f} s rc={r['rc']} "
+                    f"changed_hosts={r['changed_hosts']} failed_hosts={r['failed_hosts']} {r['results']} load={r['load']:.1f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     print_table(rows, modes)
     if not a.keep_lab:
-        subprocess.run(["make", "-s", "-C", str(ROOT), "lab-down"], check=False)
+        subprocess.run([str(FLEET_LAB), "down"], check=False)
     return 0 if all(r["rc"] == 0 for r in rows) else 1
 
 
@@ -137,7 +232,9 @@ def print_table(rows: list[dict[str, object]], modes: list[str]) -> None:
                 d, p = by[(n, "defaults", step)], by[(n, "project", step)]
                 line += f"{float(d['wall']) / float(p['wall']):>9.1f}x"  # type: ignore[arg-type]
             print(line)
-    print("! = the run failed (see lab/.state/fleet-bench/*/ansible.log); rerun = mitigate.yml again (idempotent)")
+    print(
+        "! = the run failed (see lab/.state/fleet/bench/*/ansible.log); rerun = mitigate.yml again (idempotent)"
+    )
 
 
 if __name__ == "__main__":
