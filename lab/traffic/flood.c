@@ -3,7 +3,8 @@
  *
  * Sends UDP/53 queries (random qnames under a zone, random spoofed sources from the given prefixes) as raw
  * Ethernet frames on an AF_PACKET socket *through the qdisc*, so the NIC model on the device's clsact egress
- * steers every frame to a receive queue of the edge. sendmmsg() in batches; frames are rebuilt in place in
+ * steers every frame to a receive queue of the edge. sendmmsg() in batches (--batch, default 64; smaller
+ * interleaves the flood more finely with other traffic); frames are rebuilt in place in
  * a fixed set of buffers (no allocation while sending). Always bounded: stops at --count frames or after
  * --duration seconds (default 10, at most 3600), whichever comes first, or on SIGINT/SIGTERM. A /32 prefix and
  * --sport give one fixed 4-tuple (the lab's RSS tests predict its queue).
@@ -204,7 +205,9 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: fg-flood --dev IF --dst-mac MAC --dst-ip IP [--src-prefix CIDR]... [--rate PPS]\n"
 		"                [--count N] [--duration S] [--zone lab.test] [--fixed-qname] [--dport 53] [--sport P]\n"
-		"  rate 0 = as fast as possible; stops at count or duration (default 10 s, at most 3600 s)\n");
+		"                [--batch 64]\n"
+		"  rate 0 = as fast as possible; stops at count or duration (default 10 s, at most 3600 s);\n"
+		"  batch: frames per sendmmsg (1-64; smaller interleaves the flood more finely with other traffic)\n");
 	exit(2);
 }
 
@@ -216,7 +219,7 @@ int main(int argc, char **argv)
 		{"rate", required_argument, 0, 'r'},	  {"count", required_argument, 0, 'c'},
 		{"duration", required_argument, 0, 't'}, {"zone", required_argument, 0, 'z'},
 		{"fixed-qname", no_argument, 0, 'f'},	  {"dport", required_argument, 0, 'p'},
-		{"sport", required_argument, 0, 'P'},
+		{"sport", required_argument, 0, 'P'},	  {"batch", required_argument, 0, 'b'},
 		{0, 0, 0, 0},
 	};
 	const char *dev = NULL, *zone = "lab.test";
@@ -227,7 +230,7 @@ int main(int argc, char **argv)
 	int nprefixes = 0;
 	double rate = 0, duration = 10;
 	unsigned long long count = 0;
-	long dport = 53, sport = 0;
+	long dport = 53, sport = 0, batch = BATCH;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -264,6 +267,10 @@ int main(int argc, char **argv)
 		case 'p':
 			dport = strtol(optarg, &end, 10);
 			if (*end || dport < 1 || dport > 65535) usage();
+			break;
+		case 'b':
+			batch = strtol(optarg, &end, 10);
+			if (*end || batch < 1 || batch > BATCH) usage();
 			break;
 		case 'P':
 			sport = strtol(optarg, &end, 10);
@@ -323,7 +330,7 @@ int main(int argc, char **argv)
 	unsigned long long sent = 0, errors = 0;
 	double start = now_s(), t = start;
 	while (!stop && (count == 0 || sent < count) && (t - start) < duration) {
-		unsigned int n = BATCH;
+		unsigned int n = (unsigned int)batch;
 		if (count && count - sent < n)
 			n = (unsigned int)(count - sent);
 		if (rate > 0) {
