@@ -68,6 +68,17 @@ def main() -> int:
     a = p.parse_args()
     edge = f"fg-edge{a.edge}"
     server = f"10.99.{a.edge}.2"
+    running = subprocess.run(
+        ["podman", "inspect", "-f", "{{.State.Running}}", edge, WIRE],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if running.stdout.split() != ["true", "true"]:
+        sys.stderr.write(
+            f"lab: error: {edge} or {WIRE} is not running (make lab-up, and EDGE within LAB_EDGES)\n"
+        )
+        return 1
     flood = flood_state(a.edge)
     before = queue_counters(edge)
     dnsperf = ["dnsperf", "-s", server, "-a", LEGIT_SOURCE, "-d", QUERIES, "-t", "1", "-q", "500"]
