@@ -107,14 +107,18 @@ def hoisted_module_utils() -> Path:
 
 
 def inventory_for(mode: str) -> Path:
-    if mode != "mitogen":
-        return INVENTORY
-    inv = STATE / "inventory-mitogen"
+    return mitogen_inventory(INVENTORY) if mode == "mitogen" else INVENTORY
+
+
+def mitogen_inventory(src: Path | str) -> Path:
+    """A copy of inventory folder `src` (hosts.yml + group_vars link) whose hosts use mitogen_podman."""
+    src = Path(src)
+    inv = src.parent / (src.name + "-mitogen")
     inv.mkdir(exist_ok=True)
-    group_vars = inv / "group_vars"
-    if not group_vars.exists():
-        group_vars.symlink_to(ROOT / "inventories" / "lab" / "group_vars")
-    hosts = (INVENTORY / "hosts.yml").read_text()
+    for name in ("group_vars", "host_vars"):
+        if (src / name).exists() and not (inv / name).exists():
+            (inv / name).symlink_to((src / name).resolve())
+    hosts = (src / "hosts.yml").read_text()
     (inv / "hosts.yml").write_text(hosts.replace("containers.podman.podman", "mitogen_podman"))
     return inv
 
