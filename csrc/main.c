@@ -15,10 +15,34 @@
 #define USAGE                                                                                                 \
 	"usage: floodgate-rx --backend af_xdp|netmap --interface IF --queue N --rules FILE [--cpu C]\n"        \
 	"                    [--stats-json PATH] [--stats-prom PATH] [--stats-interval-ms MS]\n"              \
-	"                    [--inject-dev NAME] [--zerocopy auto|on|off] [--mlock]\n"                        \
+	"                    [--inject-dev NAME] [--zerocopy auto|on|off] [--xdp-takeover] [--mlock]\n"       \
 	"       floodgate-rx --backend pcap --pcap IN.pcap --rules FILE [--write-pass OUT.pcap]\n"            \
 	"                    [--explain OUT.tsv] [--stats-json PATH]\n"                                        \
+	"       floodgate-rx --help\n"                                                                         \
 	"The pcap backend prints its final stats as one JSON object on stdout. Rules: docs/rules-format.md\n"
+
+/* --help: USAGE, then one line per option (tests/integration/test_af_xdp_live.py checks every option is here). */
+#define HELP                                                                                                  \
+	USAGE                                                                                                 \
+	"\n"                                                                                                  \
+	"  --backend B            af_xdp, netmap (live: own one RX queue) or pcap (replay a capture)\n"        \
+	"  --rules FILE           rules file (relative src-file paths resolve against its directory);\n"       \
+	"                         live backends re-read it on SIGHUP\n"                                       \
+	"  --interface IF         live: the NIC\n"                                                             \
+	"  --queue N              live: the RX queue to take, 0-65535\n"                                       \
+	"  --cpu C                live: pin the packet loop to CPU C, 0-4095\n"                                \
+	"  --stats-json PATH      stats JSON (live default /run/floodgate/rx-IF-Q.json; pcap: also on stdout)\n" \
+	"  --stats-prom PATH      live: node_exporter textfile with the same counters\n"                       \
+	"  --stats-interval-ms MS live: rewrite the stats files every MS, 10-3600000 (default 1000)\n"          \
+	"  --inject-dev NAME      af_xdp: TUN device for passed frames (default fg<queue>)\n"                  \
+	"  --zerocopy auto|on|off af_xdp: zero-copy when available (auto), required (on), or never (off)\n"    \
+	"  --xdp-takeover         af_xdp: replace an XDP program attached outside libxdp's dispatcher while\n"  \
+	"                         running and re-attach it at exit (also FLOODGATE_XDP_TAKEOVER=1)\n"          \
+	"  --mlock                live: lock all memory (systemd: LimitMEMLOCK=infinity)\n"                     \
+	"  --pcap IN.pcap         pcap: the capture to classify\n"                                              \
+	"  --write-pass OUT.pcap  pcap: write the passed frames here\n"                                         \
+	"  --explain OUT.tsv      pcap: one line per frame with the rule that decided it\n"                     \
+	"  --help                 this text\n"
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -41,9 +65,37 @@ static int parse_num(const char *s, unsigned long min, unsigned long max, unsign
 	return 0;
 }
 
+/* getopt_long accepts any unique prefix ("--xdp" for "--xdp-takeover"): refuse them, so a unit file always
+ * says exactly what it asks for. Returns 0, or the usage error's exit code. */
+static int refuse_abbreviations(int argc, char **argv, const struct option *opts)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "--", 2) != 0 || !a[2])
+			continue;
+		size_t len = strcspn(a + 2, "=");
+		const struct option *exact = NULL, *prefix_of = NULL;
+		for (const struct option *o = opts; o->name; o++) {
+			if (strlen(o->name) == len && strncmp(o->name, a + 2, len) == 0)
+				exact = o;
+			else if (strncmp(o->name, a + 2, len) == 0)
+				prefix_of = o;
+		}
+		if (exact && exact->has_arg == required_argument && !a[2 + len])
+			i++; /* its value, whatever it looks like */
+		if (!exact && prefix_of) {
+			fprintf(stderr, "floodgate-rx: '%s': give the option's full name (e.g. --%s)\n%s", a,
+				prefix_of->name, USAGE);
+			return 2;
+		}
+	}
+	return 0;
+}
+
 enum {
 	OPT_BACKEND = 256, OPT_INTERFACE, OPT_QUEUE, OPT_CPU, OPT_RULES, OPT_STATS_JSON, OPT_STATS_PROM,
 	OPT_STATS_INTERVAL, OPT_INJECT_DEV, OPT_ZEROCOPY, OPT_MLOCK, OPT_PCAP, OPT_WRITE_PASS, OPT_EXPLAIN, OPT_HELP,
+	OPT_XDP_TAKEOVER,
 };
 
 int main(int argc, char **argv)
@@ -60,6 +112,7 @@ int main(int argc, char **argv)
 		{"inject-dev", required_argument, NULL, OPT_INJECT_DEV},
 		{"zerocopy", required_argument, NULL, OPT_ZEROCOPY},
 		{"mlock", no_argument, NULL, OPT_MLOCK},
+		{"xdp-takeover", no_argument, NULL, OPT_XDP_TAKEOVER},
 		{"pcap", required_argument, NULL, OPT_PCAP},
 		{"write-pass", required_argument, NULL, OPT_WRITE_PASS},
 		{"explain", required_argument, NULL, OPT_EXPLAIN},
@@ -70,10 +123,12 @@ int main(int argc, char **argv)
 	struct fg_pcap_opts po = {0};
 	const char *backend = NULL;
 	int have_queue = 0, live_only = 0, pcap_only = 0;
-	const char *live_opt = NULL, *pcap_opt = NULL;
+	const char *live_opt = NULL, *pcap_opt = NULL, *af_xdp_opt = NULL;
 	unsigned long v;
 	int c;
 	opterr = 0;
+	if (refuse_abbreviations(argc, argv, opts))
+		return 2;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_BACKEND:
@@ -135,6 +190,11 @@ int main(int argc, char **argv)
 			lo.mlock = 1;
 			live_only = 1, live_opt = "--mlock";
 			break;
+		case OPT_XDP_TAKEOVER:
+			lo.xdp_takeover = 1;
+			live_only = 1, live_opt = "--xdp-takeover";
+			af_xdp_opt = "--xdp-takeover";
+			break;
 		case OPT_PCAP:
 			po.pcap_path = optarg;
 			pcap_only = 1, pcap_opt = "--pcap";
@@ -148,11 +208,14 @@ int main(int argc, char **argv)
 			pcap_only = 1, pcap_opt = "--explain";
 			break;
 		case OPT_HELP:
-			fputs(USAGE, stdout);
+			fputs(HELP, stdout);
 			return 0;
 		case ':':
 			return usage_error("%s needs a value", argv[optind - 1]);
 		default:
+			/* getopt_long sets optopt to the option's value when a flag was given "=VALUE" */
+			if (optopt >= OPT_BACKEND)
+				return usage_error("'%s': this option takes no value", argv[optind - 1]);
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -178,6 +241,8 @@ int main(int argc, char **argv)
 		return usage_error("--backend '%s': expected af_xdp, netmap or pcap", backend);
 	if (pcap_only)
 		return usage_error("%s applies to --backend pcap only", pcap_opt);
+	if (af_xdp_opt && strcmp(backend, "af_xdp") != 0)
+		return usage_error("%s applies to --backend af_xdp only", af_xdp_opt);
 	if (!lo.ifname || !*lo.ifname)
 		return usage_error("%s--interface IF is required for a live backend", "");
 	if (!have_queue)

@@ -174,7 +174,7 @@ static int take_over(struct xsk_rx *x, const struct fg_live_opts *o)
 		fprintf(stderr,
 			"floodgate-rx: %s already has XDP program '%s' (id %u) outside libxdp's dispatcher, so the "
 			"receiver's AF_XDP program cannot join it: unload it (`ip link set dev %s xdpdrv off`) or let "
-			"floodgate-rx replace it while it runs and restore it at exit (environment "
+			"floodgate-rx replace it while it runs and restore it at exit (--xdp-takeover, or environment "
 			"FLOODGATE_XDP_TAKEOVER=1)\n",
 			o->ifname, x->saved_prog_name, id, o->ifname);
 		return -1;

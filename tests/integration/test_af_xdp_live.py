@@ -202,7 +202,15 @@ def nets(steer_obj: Path) -> Iterator[tuple[str, str]]:
 class Receiver:
     """floodgate-rx on edge eth1 queue 4, with its own bpffs (libxdp keeps its dispatcher state there)."""
 
-    def __init__(self, edge: str, d: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        edge: str,
+        d: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        rules: Path | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.json, self.prom = d / "rx.json", d / "rx.prom"
         self.notify_path = d / f"notify-{time.monotonic_ns()}"
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -224,7 +232,7 @@ class Receiver:
             "--queue",
             str(QUEUE),
             "--rules",
-            str(d / "rules"),
+            str(rules or d / "rules"),
             "--stats-json",
             str(self.json),
             "--stats-prom",
@@ -233,9 +241,11 @@ class Receiver:
             "200",
             *extra,
         ]
-        full_env = dict(os.environ, NOTIFY_SOCKET=str(self.notify_path), **(env or {}))
+        # Take-over only when the test asks for it (flag or env), never inherited from the caller.
+        full_env = {k: v for k, v in os.environ.items() if k != "FLOODGATE_XDP_TAKEOVER"}
+        full_env.update(NOTIFY_SOCKET=str(self.notify_path), **(env or {}))
         self.proc = subprocess.Popen(
-            cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd
         )
 
     def wait_state(self, state: str) -> None:
@@ -379,12 +389,18 @@ def xdp_prog_id(ns: str) -> str | None:
     return f"{m.group(1)}:{m.group(2)}" if m else None
 
 
+@pytest.mark.parametrize(
+    ("allow_args", "allow_env"),
+    [(["--xdp-takeover"], {}), ([], {"FLOODGATE_XDP_TAKEOVER": "1"})],
+    ids=["flag", "env"],
+)
 def test_xdp_program_outside_dispatcher_is_refused_or_taken_over_and_restored(
-    nets: tuple[str, str], tmp_path: Path
+    nets: tuple[str, str], tmp_path: Path, allow_args: list[str], allow_env: dict[str, str]
 ) -> None:
     """A pass-through XDP program attached without libxdp's dispatcher (as on this kernel, where the dispatcher
-    cannot load) blocks the receiver's program: refused by default with what to do; with take-over allowed, the
-    receiver replaces it while it runs and re-attaches the very same program at exit."""
+    cannot load) blocks the receiver's program: refused by default with what to do; with take-over allowed
+    (--xdp-takeover, or FLOODGATE_XDP_TAKEOVER=1), the receiver replaces it while it runs and re-attaches the
+    very same program at exit."""
     edge, wire = nets
     (tmp_path / "rules").write_text(RULES)
     obj = bpf_obj(PASS_BPF, tmp_path / "xdp_pass.bpf.o")
@@ -395,11 +411,12 @@ def test_xdp_program_outside_dispatcher_is_refused_or_taken_over_and_restored(
     r = run(str(RX), "--backend", "af_xdp", "--interface", "eth1", "--queue", str(QUEUE), "--rules",
             str(tmp_path / "rules"), ns=edge, check=False)  # fmt: skip
     assert r.returncode != 0
-    assert "already has XDP program 'xdp_pass_all'" in r.stderr and "FLOODGATE_XDP_TAKEOVER=1" in r.stderr
+    assert "already has XDP program 'xdp_pass_all'" in r.stderr
+    assert "--xdp-takeover" in r.stderr and "FLOODGATE_XDP_TAKEOVER=1" in r.stderr
     assert xdp_prog_id(edge) == before
 
     allowed = socket_in(wire, (ALLOWED_SRC, PORT_Q4_ALLOWED))
-    rx = Receiver(edge, tmp_path, env={"FLOODGATE_XDP_TAKEOVER": "1"})
+    rx = Receiver(edge, tmp_path, *allow_args, env=allow_env)
     rx.wait_state("READY=1")
     assert xdp_prog_id(edge) != before
     send(allowed, 20)
@@ -462,3 +479,146 @@ def test_ipv6_passed_frames_reach_the_kernel_through_the_tun(nets: tuple[str, st
     assert got == {(ALLOWED_SRC6, PORT_Q4_ALLOWED): 30}
     code, err = rx.stop()
     assert code == 0, err
+
+
+def test_relative_src_file_resolves_against_the_rules_files_directory(
+    nets: tuple[str, str], tmp_path: Path
+) -> None:
+    """`src-file clients.txt` is read from the rules file's directory, at start and on SIGHUP, whatever the
+    receiver's cwd (/ under systemd). The cwd holds a clients.txt with the other prefix, so resolving against
+    the cwd would pass the flood and drop the clients: the counts below tell the two apart."""
+    edge, wire = nets
+    etc, cwd = tmp_path / "etc", tmp_path / "elsewhere"
+    etc.mkdir()
+    cwd.mkdir()
+    rules = etc / "rules"
+    rules.write_text("default drop\nrule clients pass src-file clients.txt udp dport 53 dns-valid\n")
+    (etc / "clients.txt").write_text("# the allowlisted clients\n198.51.100.0/24\n")
+    (cwd / "clients.txt").write_text("203.0.113.0/24\n")  # the flood's prefix: a decoy
+    listener = socket_in(edge, ("0.0.0.0", 53))
+    allowed = socket_in(wire, (ALLOWED_SRC, PORT_Q4_ALLOWED))
+    flood = socket_in(wire, (FLOOD_SRC, PORT_Q4_FLOOD))
+
+    rx = Receiver(edge, tmp_path, rules=rules, cwd=cwd)
+    rx.wait_state("READY=1")
+    assert os.readlink(f"/proc/{rx.proc.pid}/cwd") == str(cwd)
+    send(allowed, 20)
+    send(flood, 30)
+    got = drain(listener)
+    s = rx.stats_after(lambda s: s["packets"] >= 50)
+    assert (s["packets"], s["passed"], s["dropped"]) == (50, 20, 30)
+    assert got == {(ALLOWED_SRC, PORT_Q4_ALLOWED): 20}
+
+    # SIGHUP re-reads the src-file from the same directory: swap the two files' prefixes.
+    (etc / "clients.txt").write_text("203.0.113.0/24\n")
+    (cwd / "clients.txt").write_text("198.51.100.0/24\n")
+    rx.proc.send_signal(signal.SIGHUP)
+    s = rx.stats_after(lambda s: s["reloads"] == 1)
+    assert (s["reloads"], s["reload_errors"]) == (1, 0)
+    send(allowed, 10)
+    send(flood, 15)
+    got = drain(listener)
+    s = rx.stats_after(lambda s: s["packets"] >= 75)
+    assert (s["packets"], s["passed"], s["dropped"]) == (75, 35, 40)
+    assert got == {(FLOOD_SRC, PORT_Q4_FLOOD): 15}
+    assert {r["name"]: r["hits"] for r in s["rules"]} == {"clients": 35}
+    code, err = rx.stop()
+    assert code == 0, err
+
+
+def ratelimit_rules(burst: int, extra: str = "") -> str:
+    """1 packet/s per source after a burst: the flood source is limited, what is within its rate passes."""
+    return (
+        "default drop\n"
+        f"rule limit ratelimit 1/s burst {burst} table 1024 src 203.0.113.0/24 udp dport 53\n"
+        "rule flood pass src 203.0.113.0/24 udp dport 53 dns-valid\n" + extra
+    )
+
+
+def test_sighup_keeps_rate_limit_state(nets: tuple[str, str], tmp_path: Path) -> None:
+    """A reload that leaves a ratelimit rule unchanged keeps its source table: a source that used up its burst
+    stays limited right after the reload. Control: a reload that changes the rule (burst) starts a fresh table,
+    and the same source gets a full burst again, which the first reload would also have shown had it lost the
+    state. GCRA bounds what passes: at most BURST + RATE * elapsed (+1 for rounding) since the first frame."""
+    edge, wire = nets
+    burst, burst2 = 100, 150
+    rules = tmp_path / "rules"
+    rules.write_text(ratelimit_rules(burst))
+    flood = socket_in(wire, (FLOOD_SRC, PORT_Q4_FLOOD))
+    rx = Receiver(edge, tmp_path)
+    rx.wait_state("READY=1")
+
+    t0 = time.monotonic()
+    send(flood, 300)
+    s1 = rx.stats_after(lambda s: s["packets"] >= 300)
+    assert s1["packets"] == 300
+    assert burst <= s1["passed"] <= burst + int(time.monotonic() - t0) + 1  # the burst, then limited
+
+    # Reload with the limit rule unchanged (another rule added): the flood source stays limited.
+    rules.write_text(ratelimit_rules(burst, "rule clients pass src 198.51.100.0/24 udp dport 53 dns-valid\n"))
+    rx.proc.send_signal(signal.SIGHUP)
+    assert rx.stats_after(lambda s: s["reloads"] == 1)["reloads"] == 1
+    send(flood, 100)
+    s2 = rx.stats_after(lambda s: s["packets"] >= 400)
+    elapsed = time.monotonic() - t0
+    assert s2["packets"] == 400
+    bound = burst + int(elapsed) + 1
+    # Lost state would pass at least min(100, burst) more frames on top of s1's: the bound must exclude that.
+    assert bound < s1["passed"] + min(100, burst), (s1, elapsed)
+    assert s2["passed"] <= bound, (s1, s2, elapsed)
+    hits = {r["name"]: r["hits"] for r in s2["rules"]}
+    assert hits == {"limit": s2["dropped"], "flood": s2["passed"], "clients": 0}
+
+    # Control: a changed limit rule gets a fresh table, so the same source has a full burst again.
+    rules.write_text(ratelimit_rules(burst2))
+    rx.proc.send_signal(signal.SIGHUP)
+    assert rx.stats_after(lambda s: s["reloads"] == 2)["reloads"] == 2
+    send(flood, 200)
+    s3 = rx.stats_after(lambda s: s["packets"] >= 600)
+    assert s3["packets"] == 600
+    assert s3["passed"] - s2["passed"] >= burst2
+    code, err = rx.stop()
+    assert code == 0, err
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(RX), *args], capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "af_xdp", "--xdp-takeover=1"], "'--xdp-takeover=1': this option takes no value"),
+        (["--backend", "af_xdp", "--xdp"], "'--xdp': give the option's full name (e.g. --xdp-takeover)"),
+        (
+            ["--backend", "netmap", "--interface", "eth1", "--queue", "4", "--xdp-takeover"],
+            "--xdp-takeover applies to --backend af_xdp only",
+        ),
+        (
+            ["--backend", "pcap", "--pcap", "IN.pcap", "--xdp-takeover"],
+            "--xdp-takeover applies to the live backends only",
+        ),
+        # Accepted: parsing goes on to the runtime checks, which find no such interface.
+        (
+            ["--backend", "af_xdp", "--interface", "fgnone0", "--queue", "0", "--xdp-takeover"],
+            "interface fgnone0 not found",
+        ),
+    ],
+)
+def test_xdp_takeover_flag_parsing(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "rules").write_text(RULES)
+    r = _cli(*args, "--rules", str(tmp_path / "rules"), "--stats-json", str(tmp_path / "rx.json"))
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert not (tmp_path / "rx.json").exists()
+
+
+def test_help_documents_every_option() -> None:
+    """Every long option main.c accepts has its own line in --help (and appears in the usage synopsis)."""
+    table = re.findall(r'\{"([a-z-]+)", (?:no|required)_argument', (ROOT / "csrc" / "main.c").read_text())
+    assert "xdp-takeover" in table and len(table) >= 16, table
+    r = _cli("--help")
+    assert r.returncode == 0 and r.stderr == ""
+    usage, _, options = r.stdout.partition("\n\n")
+    for name in table:
+        assert re.search(rf"^  --{name}\b", options, re.M), f"--{name} has no line in --help"
+        assert f"--{name}" in usage, f"--{name} is missing from the usage synopsis"
