@@ -9,7 +9,7 @@ mkdir -p "$LAB_STATE"
 names=$(podman ps -a --filter label=floodgate-lab=1 --format '{{.Names}}')
 if [ -n "$names" ]; then
 	# shellcheck disable=SC2086 # one name per word
-	podman rm -f -t 2 $names >/dev/null
+	podman rm -f -t 0 $names >/dev/null
 fi
 rm -f "$LAB_STATE/edges"
 
