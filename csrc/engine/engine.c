@@ -84,7 +84,11 @@ static inline int suffix_match1(const struct fg_suffix *s, const struct fg_pkt *
 	uint32_t li = enough ? (uint32_t)(p->nlabels - s->nlabels) : 0;
 	const uint8_t *q = p->qname + (qlen - n);
 	uint64_t diff = 0;
-	if (n >= 8) {
+	if (s->nw) { /* the usual case: a few words ending at the name's end, no byte loop */
+		const uint8_t *end = p->qname + qlen - 8u * s->nw;
+		for (uint32_t j = 0; j < s->nw; j++)
+			diff |= ((load8(end + 8 * j) | s->fold[j]) ^ s->want[j]) & s->mask[j];
+	} else if (n >= 8) {
 		for (uint32_t k = 0; k + 8 <= n; k += 8)
 			diff |= lower8(load8(q + k)) ^ load8(s->wire + k);
 		diff |= lower8(load8(q + n - 8)) ^ load8(s->wire + n - 8);
@@ -95,7 +99,7 @@ static inline int suffix_match1(const struct fg_suffix *s, const struct fg_pkt *
 	return enough & (p->label_off[li] == qlen - n) & (diff == 0);
 }
 
-static int suffix_match(const struct fg_rule *r, const struct fg_pkt *p)
+static inline int suffix_match(const struct fg_rule *r, const struct fg_pkt *p)
 {
 	int m = 0;
 	for (uint32_t i = 0; i < r->nsuffixes; i++)

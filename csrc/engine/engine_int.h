@@ -35,9 +35,17 @@ enum fg_term {
 };
 #define FG_T_DNS_ANY (FG_T_DNSVALID | FG_T_QTYPE | FG_T_SUFFIX)
 
+/* A suffix of at most FG_SUFFIX_FAST bytes is also kept as up to 4 words aligned to the END of the name:
+ * the name's last 8 * nw bytes, read as words, match when ((word | fold) ^ want) & mask is 0 for each.
+ * fold has 0x20 at letter positions (so 'E' | 0x20 == 'e' and nothing else does), mask 0xFF at the
+ * suffix's bytes. Reading up to 32 bytes before the name's end never leaves the frame: a question starts
+ * at least 54 bytes in (Ethernet 14 + IPv4 20 + UDP 8 + DNS header 12). */
+#define FG_SUFFIX_FAST 32
 struct fg_suffix {
 	uint8_t len;     /* wire length including the root byte */
 	uint8_t nlabels; /* labels before the root */
+	uint8_t nw;      /* words of the fast compare (len <= FG_SUFFIX_FAST), else 0 */
+	uint64_t want[4], fold[4], mask[4];
 	uint8_t wire[256];
 };
 

@@ -248,6 +248,28 @@ static int parse_qtypes(struct pctx *c, struct tok list, uint64_t **bm)
 	return 0;
 }
 
+/* The fast-compare words of a suffix (see struct fg_suffix); wire is already lower case. */
+static void suffix_words(struct fg_suffix *sx)
+{
+	sx->nw = 0;
+	if (sx->len > FG_SUFFIX_FAST)
+		return;
+	uint32_t nw = (sx->len + 7u) / 8u, span = nw * 8u, lead = span - sx->len;
+	uint8_t want[32] = {0}, fold[32] = {0}, mask[32] = {0};
+	for (uint32_t b = lead; b < span; b++) {
+		uint8_t ch = sx->wire[b - lead];
+		want[b] = ch;
+		mask[b] = 0xFF;
+		fold[b] = (ch >= 'a' && ch <= 'z') ? 0x20 : 0;
+	}
+	for (uint32_t j = 0; j < nw; j++) {
+		memcpy(&sx->want[j], want + 8 * j, 8);
+		memcpy(&sx->fold[j], fold + 8 * j, 8);
+		memcpy(&sx->mask[j], mask + 8 * j, 8);
+	}
+	sx->nw = (uint8_t)nw;
+}
+
 static int parse_suffixes(struct pctx *c, struct fg_rule *r, struct tok list)
 {
 	struct tok it;
@@ -283,6 +305,7 @@ static int parse_suffixes(struct pctx *c, struct fg_rule *r, struct tok list)
 		sx->wire[w++] = 0;
 		sx->len = (uint8_t)w;
 		sx->nlabels = nl;
+		suffix_words(sx);
 		r->nsuffixes++;
 	}
 	return 0;
