@@ -174,6 +174,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="20,50", help="edge counts, comma separated (lab maximum 50)")
     ap.add_argument("--modes", default="project,defaults", help="project,defaults[,mitogen]")
+    ap.add_argument("--steps", default="mitigate,rerun,unmitigate", help="which of mitigate,rerun,unmitigate")
     ap.add_argument("--keep-lab", action="store_true", help="leave the last lab up")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
@@ -199,9 +200,10 @@ def main() -> int:
             file=sys.stderr,
             flush=True,
         )
-        play("project", n, "cleanup", {})
+        cleanup = "mitogen" if "mitogen" in envs else "project"
+        play(cleanup, n, "cleanup", envs[cleanup])
         for mode in modes:
-            for step in ("mitigate", "rerun", "unmitigate"):
+            for step in a.steps.split(","):
                 r = play(mode, n, step, envs[mode])
                 r.update(edges=n, mode=mode, step=step, lab_up=round(up, 1), load=os.getloadavg()[0])
                 rows.append(r)
@@ -228,16 +230,21 @@ def print_table(rows: list[dict[str, object]], modes: list[str]) -> None:
     print(head)
     for n in sorted({r["edges"] for r in rows}):  # type: ignore[type-var]
         for step in ("mitigate", "rerun", "unmitigate"):
+            if not any((n, m, step) in by for m in modes):
+                continue
             line = f"{n:>5} {step:<11}"
             for m in modes:
                 r = by.get((n, m, step))
                 line += f"{r['wall']:>10.1f}{' ' if r['rc'] == 0 else '!'}" if r else f"{'-':>11}"
-            if "defaults" in modes and "project" in modes:
-                d, p = by[(n, "defaults", step)], by[(n, "project", step)]
+            d, p = by.get((n, "defaults", step)), by.get((n, "project", step))
+            if d and p:
                 line += f"{float(d['wall']) / float(p['wall']):>9.1f}x"  # type: ignore[arg-type]
+            loads = [float(by[(n, m, step)]["load"]) for m in modes if (n, m, step) in by]  # type: ignore[arg-type]
+            line += "   load " + "/".join(f"{x:.0f}" for x in loads)
             print(line)
     print(
-        "! = the run failed (see lab/.state/fleet/bench/*/ansible.log); rerun = mitigate.yml again (idempotent)"
+        "! = the run failed (see lab/.state/fleet/bench/*/ansible.log); rerun = mitigate.yml again (idempotent);\n"
+        "load = 1-minute load average at the end of each column's run (2 cores: above 2 the machine is shared)"
     )
 
 

@@ -4,7 +4,8 @@
   check_summary.py SUMMARY --mitigated edge1,edge2 --rolled-back edge4:receiver --refused edge8:ntuple
                    --unreachable edge10
 
-Each --rolled-back/--refused entry is HOST:WORD, WORD a case-insensitive word the reason must contain. A host
+Each --rolled-back/--refused entry is HOST:WORD, WORD a case-insensitive word the reason must contain
+(alternatives separated by |). A host
 marked unreachable must be reported (never dropped) with a reason. Prints the table; exit 1 on any mismatch.
 """
 
@@ -54,7 +55,7 @@ def main() -> int:
         got, reason = str(row.get("result", "")), str(row.get("reason", ""))
         if result not in got:
             errors.append(f"{host}: expected '{result}', got '{got}' ({reason[:200]})")
-        elif not reason or word.lower() not in reason.lower():
+        elif not reason or not any(w.lower() in reason.lower() for w in word.split("|")):
             errors.append(f"{host}: reason does not say '{word}': '{reason[:200]}'")
     for e in errors:
         print("MISMATCH", e, file=sys.stderr)
