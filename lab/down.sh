@@ -30,4 +30,4 @@ if [ -n "$left" ]; then
 	lab_die "down: left behind:$left"
 fi
 rm -f "$LAB_STATE"/prog-edge*
-lab_log "down: nothing left (containers, links, $(echo "$progs" | wc -w) NIC model programs checked)"
+lab_log "down: nothing left (containers, links; NIC model programs gone:" $progs")"

@@ -2,7 +2,7 @@
 """Writes the lab's Ansible inventory for N edges (groups `edges`, `wires`; podman connection).
 
 inventories/lab/hosts.yml is this script's output for the default 2 edges (kept in git, checked by
-tests/unit/test_lab_inventory.py); `make lab-up LAB_EDGES=N` writes lab/.state/inventory.yml for any N.
+tests/integration/test_lab_inventory.py); `make lab-up LAB_EDGES=N` writes lab/.state/inventory.yml for any N.
 """
 
 from __future__ import annotations

@@ -28,14 +28,9 @@ def plain(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
-def nicmodel_programs() -> set[int]:
-    progs = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True, check=True).stdout
-    return {int(i) for i in re.findall(r"^(\d+): sched_cls\s+name nicmodel\b", progs, flags=re.M)}
-
-
-def leftovers(programs_before: set[int]) -> list[str]:
-    """What the lab left on the machine. NIC model programs of other labs (a fleet test's, say) existed
-    before the scenario and are not counted; every one this scenario loaded has a higher id."""
+def leftovers(out: str) -> list[str]:
+    """What the lab left on the machine: its containers, wire-side links in this namespace, and the NIC model
+    programs lab-down reported as gone (ids recorded at lab-up; other labs' programs are not counted)."""
     env = {**os.environ, "CONTAINERS_CONF": str(ROOT / "lab" / ".state" / "containers.conf")}
     found = []
     names = subprocess.run(
@@ -46,10 +41,18 @@ def leftovers(programs_before: set[int]) -> list[str]:
         check=True,
     ).stdout.split()
     found += [f"container {n}" for n in names]
-    newest = max(programs_before, default=0)
-    found += [f"bpf program {i}" for i in sorted(nicmodel_programs()) if i > newest]
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
     found += [f"link {m}" for m in re.findall(r"^\d+: (e\d+)@", links, flags=re.M)]
+    gone = re.search(r"lab: down: nothing left \(containers, links; NIC model programs gone: ([\d ]+)\)", out)
+    assert gone, "lab-down did not report the NIC model programs it checked"
+    ids = gone.group(1).split()
+    assert len(ids) == 2, ids  # one per edge of the default lab
+    for i in ids:
+        if (
+            subprocess.run(["bpftool", "prog", "show", "id", i], capture_output=True, check=False).returncode
+            == 0
+        ):
+            found.append(f"bpf program {i}")
     return found
 
 
@@ -67,7 +70,6 @@ def test_lab_scenario() -> None:
         ANSIBLE_FORCE_COLOR="0",
         COLUMNS="250",
     )
-    programs_before = nicmodel_programs()
     proc = subprocess.run(
         [str(VENV_BIN / "molecule"), "test", "-s", "lab"],
         cwd=ROOT,
@@ -89,4 +91,4 @@ def test_lab_scenario() -> None:
     dns, other = ([int(x) for x in q.split(",")] for q in per_queue)
     assert dns[4] >= 19000 and sum(dns) - dns[4] <= 200, dns
     assert other[4] == 0 and min(other[:4] + other[5:]) >= 1000, other
-    assert leftovers(programs_before) == []
+    assert leftovers(out) == []
