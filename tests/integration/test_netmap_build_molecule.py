@@ -158,13 +158,13 @@ def nic_drivers(driver: str, address: str) -> dict:
 
 
 def run_swap_guard(tmp_path: Path, driver: str, address: str) -> subprocess.CompletedProcess[str]:
-    """The role's swap entry up to its guard (it fails there, before anything on the host changes)."""
+    """The role's management-path guard (swap.yml runs it before anything on the host changes)."""
     play = tmp_path / "guard.yml"
     play.write_text(
         "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n"
-        "    - ansible.builtin.include_role:\n        name: netmap_build\n        tasks_from: swap.yml\n"
+        "    - ansible.builtin.include_role:\n        name: netmap_build\n        tasks_from: guard.yml\n"
         f"      vars:\n        netmap_build_drivers: [{driver}]\n"
-        f"        netmap_build_controller_address: {address}\n        netmap_build__root: /nonexistent\n"
+        f"        netmap_build_controller_address: {address}\n"
     )
     return subprocess.run(
         [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}",
