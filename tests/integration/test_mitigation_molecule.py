@@ -41,6 +41,7 @@ def test_mitigation_scenario() -> None:
         ANSIBLE_FORCE_COLOR="0",
         COLUMNS="250",
     )
+    env.setdefault("CONTAINERS_CONF", str(ROOT / "lab" / ".state" / "containers.conf"))
     proc = subprocess.run(
         [str(VENV_BIN / "molecule"), "test", "-s", "mitigation"],
         cwd=ROOT,
