@@ -32,7 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET_LAB = ROOT / "lab" / "fleet" / "lab.sh"
-STATE = ROOT / "lab" / ".state" / "fleet"
+# FLEET_NAME (lab/fleet/lab.sh) lets the bench run on its own fleet beside the Molecule scenario's.
+STATE = ROOT / "lab" / ".state" / os.environ.get("FLEET_NAME", "fleet")
 OUT = STATE / "bench"
 # A folder: the generated hosts plus the lab's group_vars (interface, backend, front end, receiver rules).
 INVENTORY = STATE / "inventory"
@@ -147,7 +148,17 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str]) -> dict[st
         os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), CONTAINERS_CONF=str(STATE / "containers.conf")
     )
     env.update(extra_env)
-    cmd = [str(PLAYBOOK), "-i", str(inventory_for(mode)), str(book), *REQUEST, "-e", f"fg_run_dir={run_dir}"]
+    cmd = [
+        str(PLAYBOOK),
+        "-i",
+        str(inventory_for(mode)),
+        str(book),
+        *REQUEST,
+        "-e",
+        f"fg_run_dir={run_dir}",
+        "-e",
+        f"nic_restore_controller_dir={OUT / 'controller'}",
+    ]
     t = time.monotonic()
     p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     wall = time.monotonic() - t
@@ -190,6 +201,8 @@ def main() -> int:
             modes.remove("mitogen")
         else:
             envs["mitogen"] = m
+    # Controller copies of snapshots stay with this bench (the default run/<name>/ is shared with other labs).
+    shutil.rmtree(OUT / "controller", ignore_errors=True)
     OUT.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, object]] = []
     # Start from no mitigation on the fleet's edges (a previous interrupted run may have left one).
