@@ -227,6 +227,8 @@ def main() -> int:
                     file=sys.stderr,
                     flush=True,
                 )
+            if "unmitigate" not in a.steps.split(","):  # the next column starts from unmitigated hosts too
+                play(cleanup, n, "cleanup", envs[cleanup])
     (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     print_table(rows, modes)
     if not a.keep_lab:
