@@ -7,6 +7,7 @@ vs "Cannot get device feature settings: No such device"), so we recognise both.
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any
 
 from ansible.module_utils.floodgate.ethtool_cmd import EthtoolError, run_ethtool
@@ -32,25 +33,31 @@ def hint_for(err: EthtoolError, iface: str, action: str) -> str:
 
 
 def find_ethtool(module: Any, ethtool_path: str | None) -> str:
-    """The ethtool binary to run: `ethtool_path` if given, else ethtool from PATH or /sbin, /usr/sbin.
+    """The ethtool binary to run: `ethtool_path` if given, else ethtool from PATH, then the sbin folders.
 
+    PATH comes first (get_bin_path would search opt_dirs first), so an ethtool earlier on PATH — e.g. a
+    vendor build in /usr/local/sbin — wins over /usr/sbin/ethtool, as it does for an operator's shell.
     Fails the module with a clear message when there is none (run_command would only say ENOENT).
     """
     if ethtool_path and "/" not in ethtool_path:  # a bare name: look it up like the default
-        found = module.get_bin_path(ethtool_path, required=False, opt_dirs=["/usr/sbin", "/sbin"])
-        ethtool_path = str(found) if found else ethtool_path
+        ethtool_path = _which(ethtool_path) or ethtool_path
     if ethtool_path:
         if os.path.isfile(ethtool_path) and os.access(ethtool_path, os.X_OK):
             return ethtool_path
         module.fail_json(
             msg=f"ethtool_path '{ethtool_path}' is not an executable file: fix ethtool_path. Nothing was changed."
         )
-    found = module.get_bin_path("ethtool", required=False, opt_dirs=["/usr/sbin", "/sbin"])
+    found = _which("ethtool")
     if not found:
         module.fail_json(
             msg="ethtool is not installed on this host: install the ethtool package. Nothing was changed."
         )
     return str(found)
+
+
+def _which(name: str) -> str | None:
+    path = os.environ.get("PATH", "")
+    return shutil.which(name, path=os.pathsep.join([path, "/usr/local/sbin", "/usr/sbin", "/sbin"]))
 
 
 def run(module: Any, ethtool_path: str | None, iface: str, action: str, *args: str) -> str:
