@@ -33,9 +33,14 @@ up)
 	;;
 down)
 	[ -f "$CONTAINERS_CONF" ] || "$lab/podman/containers-conf.sh" "$CONTAINERS_CONF"
-	names=$(podman ps -a --filter label=floodgate-$name=1 --format '{{.Names}}')
-	# shellcheck disable=SC2086 # one name per word
-	[ -z "$names" ] || podman rm -f -t 2 $names >/dev/null
+	# podman 4.3 can fail a forced remove of a container that stopped on its own meanwhile ("container state
+	# improper: stopped"): try again with what is left.
+	for _ in 1 2 3; do
+		names=$(podman ps -a --filter label=floodgate-$name=1 --format '{{.Names}}')
+		[ -n "$names" ] || break
+		# shellcheck disable=SC2086 # one name per word
+		podman rm -f -t 2 $names >/dev/null 2>&1 || sleep 1
+	done
 	rm -f "$state/edges"
 	[ -z "$(podman ps -a --filter label=floodgate-$name=1 --format '{{.Names}}')" ] ||
 		{ echo "fleet lab: containers left behind" >&2; exit 1; }
