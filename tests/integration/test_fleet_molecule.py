@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from molecule_run import molecule_env, run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
 RUN = ROOT / "lab" / ".state" / "fleet" / "molecule" / "run"
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.lab]
@@ -36,29 +35,11 @@ def test_fleet_scenario() -> None:
     for tool in ("podman", "runc", "make"):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is not installed (make deps installs it)")
-    env = dict(os.environ)
-    env.update(
-        PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        NO_COLOR="1",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        COLUMNS="250",
-    )
+    env = molecule_env()
     subprocess.run(["make", "-s", "-C", str(ROOT / "csrc"), "floodgate-rx"], check=True)
     started = time.monotonic()
-    proc = subprocess.run(
-        [str(VENV_BIN / "molecule"), "test", "-s", "fleet"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=2400,
-        check=False,
-    )
+    proc = run_scenario("fleet", env, timeout=2400)
     took = time.monotonic() - started
-    (ROOT / "run").mkdir(exist_ok=True)
-    (ROOT / "run" / "molecule-fleet.log").write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, (
         f"molecule test failed (rc {proc.returncode}):\n{(proc.stdout + proc.stderr)[-8000:]}"
     )

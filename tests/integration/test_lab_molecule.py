@@ -16,9 +16,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from molecule_run import molecule_env, run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.lab]
 
@@ -60,28 +60,10 @@ def test_lab_scenario() -> None:
     for tool in ("podman", "runc", "debootstrap", "bpftool", "clang"):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is not installed (make deps installs it)")
-    env = dict(os.environ)
+    env = molecule_env()
     env.pop("FG_KEEP_LAB", None)
-    env.update(
-        PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        NO_COLOR="1",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        COLUMNS="250",
-    )
-    proc = subprocess.run(
-        [str(VENV_BIN / "molecule"), "test", "-s", "lab"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    proc = run_scenario("lab", env, timeout=900)
     out = plain(proc.stdout + proc.stderr)
-    (ROOT / "run").mkdir(exist_ok=True)
-    (ROOT / "run" / "molecule-lab.log").write_text(out)
     assert proc.returncode == 0, f"molecule test -s lab failed (rc {proc.returncode}):\n{out[-8000:]}"
     for stage in ("create", "converge", "verify", "destroy"):
         assert f"lab > {stage}: Executed: Successful" in out, out[-3000:]

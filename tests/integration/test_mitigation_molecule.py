@@ -8,16 +8,14 @@ said so. FG_KEEP_LAB=1 keeps the lab up afterwards.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from molecule_run import molecule_env, run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.lab]
 
@@ -32,28 +30,10 @@ def test_mitigation_scenario() -> None:
     for tool in ("podman", "runc", "make"):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is not installed (make deps installs it)")
-    env = dict(os.environ)
-    env.update(
-        PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        NO_COLOR="1",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        COLUMNS="250",
-    )
+    env = molecule_env()
     env.setdefault("CONTAINERS_CONF", str(ROOT / "lab" / ".state" / "containers.conf"))
-    proc = subprocess.run(
-        [str(VENV_BIN / "molecule"), "test", "-s", "mitigation"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        check=False,
-    )
+    proc = run_scenario("mitigation", env, timeout=1500)
     out = plain(proc.stdout + proc.stderr)
-    (ROOT / "run").mkdir(exist_ok=True)
-    (ROOT / "run" / "molecule-mitigation.log").write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, (
         f"molecule test failed (rc {proc.returncode}):\n{(proc.stdout + proc.stderr)[-8000:]}"
     )

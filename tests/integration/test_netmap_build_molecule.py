@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from molecule_run import molecule_env, run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "molecule" / "netmap_build"
@@ -65,28 +66,11 @@ def host_image() -> None:
 
 def test_netmap_build_scenario(host_image: None, tmp_path: Path) -> None:
     source = netmap_checkout(tmp_path)
-    env = dict(os.environ)
-    env.update(
-        PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        CONTAINERS_CONF=str(SCENARIO / "containers.conf"),
-        NO_COLOR="1",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        COLUMNS="250",
-    )
+    env = molecule_env(CONTAINERS_CONF=str(SCENARIO / "containers.conf"))
     env.pop("FG_NETMAP_SOURCE_PATH", None)
     if source is not None:
         env["FG_NETMAP_SOURCE_PATH"] = str(source)
-    proc = subprocess.run(
-        [str(VENV_BIN / "molecule"), "test", "-s", "netmap_build"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
+    proc = run_scenario("netmap_build", env, timeout=1800)
     (tmp_path / "molecule.log").write_text(proc.stdout + proc.stderr)  # per-task durations (profile_tasks)
     print(f"molecule log: {tmp_path / 'molecule.log'}")
     out = plain(proc.stdout + proc.stderr).replace("''", "'")
