@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible.module_utils.floodgate.channels import rx_queue_count
+from ansible.module_utils.floodgate.ntuple import describe, normalize_rule, rule_matches
 
 
 def link(name: str, ok: bool, detail: str, fix: str = "") -> dict[str, Any]:
@@ -92,8 +93,6 @@ def check_rss_weight(nic: Mapping[str, Any], queue: int) -> dict[str, Any]:
 def check_ntuple(
     nic: Mapping[str, Any], queue: int, expected: Sequence[Mapping[str, Any]] | None
 ) -> dict[str, Any]:
-    from ansible.module_utils.floodgate.ntuple import describe, normalize_rule, rule_matches
-
     iface = nic["interface"]
     ntuple = nic["ntuple"]
     if not ntuple["supported"]:

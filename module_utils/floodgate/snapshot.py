@@ -1,6 +1,7 @@
 """One snapshot of everything floodgate touches on a NIC, and the part of it unmitigate restores.
 
-Each source is read with its own parser; a source the driver does not support (RSS table and ntuple on
+Each source is read with its own parser (imported at the top: mitogen's module finder only sees top-level
+imports); a source the driver does not support (RSS table and ntuple on
 veth, channels on some virtual NICs) is reported as absent, not as a failure. An unknown interface or a
 missing ethtool fails, with a message that says what to do.
 """
@@ -16,6 +17,8 @@ from ansible.module_utils.floodgate.features import LEGACY_FLAGS, parse_features
 from ansible.module_utils.floodgate.irqs import parse_interrupts, queue_irqs, read_affinity_list
 from ansible.module_utils.floodgate.netmap_presence import netmap_presence
 from ansible.module_utils.floodgate.nic_errors import run
+from ansible.module_utils.floodgate.ntuple import parse_ntuple_header, parse_ntuple_rules
+from ansible.module_utils.floodgate.rxfh import parse_rxfh
 from ansible.module_utils.floodgate.stats import parse_stats, queue_packets
 
 # ethtool's legacy flags that stand for several kernel features (tx-checksumming, scatter-gather, TSO).
@@ -40,8 +43,6 @@ def _optional(module: Any, ethtool: str, iface: str, action: str, *args: str) ->
 
 
 def read_rxfh(module: Any, ethtool: str, iface: str) -> dict[str, Any] | None:
-    from ansible.module_utils.floodgate.rxfh import parse_rxfh  # steering's parser
-
     text = _optional(module, ethtool, iface, "reading the RSS indirection table", "-x", iface)
     if text is None:
         return None
@@ -52,8 +53,6 @@ def read_rxfh(module: Any, ethtool: str, iface: str) -> dict[str, Any] | None:
 
 
 def read_ntuple(module: Any, ethtool: str, iface: str, features: dict[str, Any]) -> dict[str, Any]:
-    from ansible.module_utils.floodgate.ntuple import parse_ntuple_header, parse_ntuple_rules
-
     feature = features.get("ntuple-filters")
     enabled = bool(feature and feature["on"])
     text = _optional(module, ethtool, iface, "reading ntuple rules", "-n", iface)
