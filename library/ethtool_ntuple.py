@@ -45,6 +45,13 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  locations:
+    description:
+      - With I(state=absent), rule ids (locations) to delete whatever they match, e.g. the C(added) list a
+        mitigation recorded, so rules that were on the NIC before stay. Not allowed with I(state=present).
+    type: list
+    elements: int
+    default: []
   enable_ntuple:
     description: Turn the C(ntuple) feature on (C(ethtool -K IFACE ntuple on)) before adding rules.
     type: bool

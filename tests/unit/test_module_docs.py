@@ -75,7 +75,7 @@ def test_renders_in_text_form(name: str) -> None:
 
 # Known drift, reported to the module's owner: ethtool_ntuple accepts `locations` (state=absent) but its
 # DOCUMENTATION options do not list it. strict: this turns red the moment it is fixed, so the mark goes.
-KNOWN_DRIFT = {"ethtool_ntuple": "option 'locations' is in argument_spec but not documented"}
+KNOWN_DRIFT: dict[str, str] = {}  # module -> why its docs and argument_spec differ (strict xfail)
 
 
 @pytest.mark.parametrize(
