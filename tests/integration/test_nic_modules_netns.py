@@ -10,7 +10,6 @@ packets stands in for floodgate-rx, writing the receiver stats JSON of the contr
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from standin.nic import run_module
 
 pytestmark = pytest.mark.root
 
@@ -54,44 +54,7 @@ class Netns:
     def run(
         self, module: str, args: dict[str, Any], check: bool = False, diff: bool = False
     ) -> dict[str, Any]:
-        env = dict(
-            os.environ,
-            ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-            ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-            ANSIBLE_LOCALHOST_WARNING="0",
-            ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-        )
-        cmd = [
-            "ip",
-            "netns",
-            "exec",
-            self.ns,
-            str(REPO / ".venv/bin/ansible"),
-            "localhost",
-            "-i",
-            "localhost,",
-        ]
-        cmd += [
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={SYS_PY}",
-            "-m",
-            module,
-            "-a",
-            json.dumps(args),
-        ]
-        cmd += ["--check"] if check else []
-        cmd += ["--diff"] if diff else []
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, check=False)
-        try:
-            out = json.loads(proc.stdout)
-        except json.JSONDecodeError as err:
-            raise AssertionError(
-                f"no JSON from ansible (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-            ) from err
-        return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        return run_module(module, args, check=check, diff=diff, netns=self.ns)
 
 
 def clang_bpf(src: Path, out: Path) -> Path:

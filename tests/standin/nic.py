@@ -71,8 +71,11 @@ def ethtool(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(script), *args], capture_output=True, text=True, check=False)
 
 
-def run_module(module: str, args: dict[str, Any], check: bool = False, diff: bool = False) -> dict[str, Any]:
-    """Run a floodgate module for real: `ansible localhost -m MODULE -a JSON`, returning its result."""
+def run_module(
+    module: str, args: dict[str, Any], check: bool = False, diff: bool = False, netns: str | None = None
+) -> dict[str, Any]:
+    """Run a floodgate module for real: `ansible localhost -m MODULE -a JSON` (inside network namespace
+    `netns` when given), returning its result."""
     env = dict(
         os.environ,
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
@@ -81,7 +84,8 @@ def run_module(module: str, args: dict[str, Any], check: bool = False, diff: boo
         ANSIBLE_LOCALHOST_WARNING="0",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
     )
-    cmd = [str(REPO / ".venv/bin/ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m", module]
+    cmd = ["ip", "netns", "exec", netns] if netns else []
+    cmd += [str(REPO / ".venv/bin/ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m", module]
     # the host side of a module runs on the system Python, as on a managed host
     cmd += ["-e", "ansible_python_interpreter=/usr/bin/python3"]
     cmd += ["-a", json.dumps(args)]
