@@ -4,30 +4,27 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible.module_utils.floodgate.ntuple import (
+    DROP,
+    NtupleError,
+    check_queue,
+    format_rule,
+    normalize_rule,
+    ntuple_feature,
+    parse_added_id,
+    parse_ntuple_header,
+    parse_ntuple_rules,
+    parse_rule_args,
+    rule_matches,
+    rule_to_args,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from standin import nic
-
-ntuple = nic.module_utils("ntuple")
-DROP = ntuple.DROP
-NtupleError = ntuple.NtupleError
-check_queue = ntuple.check_queue
-format_rule = ntuple.format_rule
-normalize_rule = ntuple.normalize_rule
-ntuple_feature = ntuple.ntuple_feature
-parse_added_id = ntuple.parse_added_id
-parse_ntuple_header = ntuple.parse_ntuple_header
-parse_ntuple_rules = ntuple.parse_ntuple_rules
-parse_rule_args = ntuple.parse_rule_args
-rule_matches = ntuple.rule_matches
-rule_to_args = ntuple.rule_to_args
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ethtool"
 

@@ -7,25 +7,22 @@ computes the table) through the stand-in NIC, for table sizes 64, 128 and 512.
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from ansible.module_utils.floodgate.rxfh import (
+    RxfhError,
+    equal_table,
+    format_table,
+    parse_rxfh,
+    spec_args,
+    table_to_spec,
+    weights_to_table,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from standin import nic
-
-rxfh = nic.module_utils("rxfh")
-RxfhError = rxfh.RxfhError
-equal_table = rxfh.equal_table
-format_table = rxfh.format_table
-parse_rxfh = rxfh.parse_rxfh
-table_to_spec = rxfh.table_to_spec
-weights_to_table = rxfh.weights_to_table
-spec_args = rxfh.spec_args
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ethtool"
 SIZES = (64, 128, 512)
