@@ -4,6 +4,9 @@ Drivers name their MSI-X vectors differently (request_irq names, shown as the la
   ixgbe    eth3-TxRx-4 (eth3-rx-4 / eth3-tx-4 when RX and TX have separate vectors)
   i40e     i40e-eth3-TxRx-4
   mlx5     mlx5_comp4@pci:0000:03:00.0 (named by PCI address, not interface; kernels < 5.x: mlx5_comp4)
+  virtio   virtio2-input.4 (virtio_net names RX virtqueue Q "input.Q", virtio_pci prefixes the virtio device,
+           /sys/class/net/IF/device -> .../virtio2; "output.Q" is the TX virtqueue, not the receive path;
+           "virtio2-virtqueues" is one vector shared by all queues when the host gave too few MSI-X vectors)
 veth has no IRQs; the list is then empty.
 """
 
@@ -37,21 +40,36 @@ def parse_interrupts(text: str) -> list[dict[str, Any]]:
     return entries
 
 
-def _queue_patterns(iface: str, bus_info: str | None) -> list[re.Pattern[str]]:
+def _queue_patterns(iface: str, bus_info: str | None, device: str | None) -> list[re.Pattern[str]]:
     name = re.escape(iface)
     patterns = [
         re.compile(rf"^(?:[\w.]+-)?{name}-(?:TxRx|rx|tx|fp)-(?P<q>\d+)$"),
     ]
     if bus_info:
         patterns.append(re.compile(rf"^mlx5_comp(?P<q>\d+)@pci:{re.escape(bus_info)}$"))
+    if device and re.fullmatch(r"virtio\d+", device):
+        patterns.append(re.compile(rf"^{device}-input\.(?P<q>\d+)$"))
     return patterns
 
 
+def device_name(iface: str, sys_root: str = "/sys") -> str | None:
+    """The kernel device behind `iface` (basename of /sys/class/net/IF/device): "virtio2" for virtio-net,
+    the PCI address for a PCI NIC, None for a virtual interface (veth, lo) or an unknown one."""
+    link = os.path.join(sys_root, "class", "net", iface, "device")
+    try:
+        return os.path.basename(os.readlink(link))
+    except OSError:
+        return None
+
+
 def queue_irqs(
-    entries: list[dict[str, Any]], iface: str, bus_info: str | None = None
+    entries: list[dict[str, Any]], iface: str, bus_info: str | None = None, device: str | None = None
 ) -> list[dict[str, Any]]:
-    """[{"queue", "irq", "name"}] for the vectors of `iface`, by queue then IRQ number."""
-    patterns = _queue_patterns(iface, bus_info)
+    """[{"queue", "irq", "name"}] for the vectors of `iface`, by queue then IRQ number.
+
+    device: device_name(iface); needed for virtio-net, whose vectors carry the virtio device's name only.
+    """
+    patterns = _queue_patterns(iface, bus_info, device)
     found: list[dict[str, Any]] = []
     for entry in entries:
         for name in entry["tail"]:

@@ -14,7 +14,7 @@ from ansible.module_utils.floodgate.channels import ChannelsError, parse_channel
 from ansible.module_utils.floodgate.drvinfo import parse_drvinfo
 from ansible.module_utils.floodgate.ethtool_cmd import EthtoolError
 from ansible.module_utils.floodgate.features import LEGACY_FLAGS, parse_features
-from ansible.module_utils.floodgate.irqs import parse_interrupts, queue_irqs, read_affinity_list
+from ansible.module_utils.floodgate.irqs import device_name, parse_interrupts, queue_irqs, read_affinity_list
 from ansible.module_utils.floodgate.netmap_presence import netmap_presence
 from ansible.module_utils.floodgate.nic_errors import run
 from ansible.module_utils.floodgate.ntuple import parse_ntuple_header, parse_ntuple_rules
@@ -74,7 +74,7 @@ def read_irqs(iface: str, bus_info: str | None, proc: str = "/proc") -> list[dic
             entries = parse_interrupts(f.read())
     except OSError:
         return []
-    irqs = queue_irqs(entries, iface, bus_info)
+    irqs = queue_irqs(entries, iface, bus_info, device_name(iface))
     for entry in irqs:
         entry["affinity_list"] = read_affinity_list(entry["irq"], proc)
     return irqs

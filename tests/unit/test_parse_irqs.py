@@ -1,7 +1,8 @@
 """irqs: /proc/interrupts vector names per driver, and /proc/irq/N/smp_affinity_list.
 
 Samples: ixgbe (eth3-TxRx-N, 16 CPUs), i40e (i40e-ens1f0-TxRx-N), mlx5 (mlx5_compN@pci:BUS, by PCI address),
-and this machine's own /proc/interrupts.
+virtio-net (virtioN-input.Q, by virtio device; recorded on this project's KVM machine kind), and this machine's
+own /proc/interrupts.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from ansible.module_utils.floodgate.irqs import (
+    device_name,
     parse_cpu_list,
     parse_interrupts,
     queue_irqs,
@@ -47,6 +49,32 @@ def test_mlx5_vectors_need_the_bus_address() -> None:
     irqs = queue_irqs(rows, "enp65s0f0np0", "0000:41:00.0")
     assert len(irqs) == 12 and irqs[0]["name"] == "mlx5_comp0@pci:0000:41:00.0"
     assert queue_irqs(rows, "enp65s0f0np0", "0000:42:00.0") == []
+
+
+def test_virtio_net_rx_vector_by_virtio_device() -> None:
+    """Recorded on this project's KVM guest: eth0 is virtio2 (0000:00:03.0). Only its RX virtqueue vector is a
+    queue IRQ: not virtio2-config, not the TX vector virtio2-output.0, not other virtio devices (virtio4-input is
+    a virtio input device, virtio3-rx a vsock queue)."""
+    rows = entries("virtio-net-kvm_interrupts.txt")
+    assert queue_irqs(rows, "eth0", "0000:00:03.0", "virtio2") == [
+        {"queue": 0, "irq": 38, "name": "virtio2-input.0"}
+    ]
+    assert queue_irqs(rows, "eth0", "0000:00:03.0") == []  # the vector names carry no interface or address
+    assert queue_irqs(rows, "eth0", None, "virtio4") == []  # "virtio4-input" has no queue number
+    assert queue_irqs(rows, "eth0", None, "virtio3") == []
+    assert queue_irqs(rows, "eth0", None, "0000:00:03.0") == []  # a PCI device name is not a virtio one
+
+
+def test_device_name_from_sysfs(tmp_path: Path) -> None:
+    net = tmp_path / "class" / "net"
+    (tmp_path / "devices" / "pci0000:00" / "0000:00:03.0" / "virtio2").mkdir(parents=True)
+    net.mkdir(parents=True)
+    (net / "eth0").mkdir()
+    (net / "eth0" / "device").symlink_to("../../../devices/pci0000:00/0000:00:03.0/virtio2")
+    (net / "veth0").mkdir()
+    assert device_name("eth0", str(tmp_path)) == "virtio2"
+    assert device_name("veth0", str(tmp_path)) is None  # virtual: no device link
+    assert device_name("eth9", str(tmp_path)) is None
 
 
 def test_this_machine() -> None:
