@@ -340,11 +340,12 @@ size_t fg_engine_stats_json(const struct fg_engine *e, char *buf, size_t len)
 {
 	/* rule names are [A-Za-z0-9_.-]: nothing to escape */
 	size_t w = 0;
-#define OUT(...)                                                                                 \
-	do {                                                                                     \
-		int k_ = snprintf(buf ? buf + (w < len ? w : len) : NULL, w < len ? len - w : 0, \
-				  __VA_ARGS__);                                                  \
-		w += (size_t)(k_ > 0 ? k_ : 0);                                                  \
+	char scratch[1]; /* where a measuring call (no buf, or buf full) writes its nothing: never NULL */
+#define OUT(...)                                                                  \
+	do {                                                                      \
+		size_t room_ = buf && w < len ? len - w : 0;                      \
+		int k_ = snprintf(room_ ? buf + w : scratch, room_, __VA_ARGS__); \
+		w += (size_t)(k_ > 0 ? k_ : 0);                                   \
 	} while (0)
 	OUT("{\"packets\":%llu,\"passed\":%llu,\"dropped\":%llu,\"malformed\":%llu,", (unsigned long long)e->c.packets,
 	    (unsigned long long)e->c.passed, (unsigned long long)e->c.dropped, (unsigned long long)e->c.malformed);
