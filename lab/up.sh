@@ -104,7 +104,9 @@ for n in $(seq 1 "$edges"); do
 	fi
 	# Recorded so that lab/down.sh can prove this program is gone (other labs may run the same program).
 	bpftool prog show pinned "$pin/prog" | sed -n 's/^\([0-9]*\): .*/\1/p' >"$LAB_STATE/prog-edge$n"
-	podman cp "$LAB_DIR/nicmodel/ethtool-frontend" "$name:/usr/local/sbin/ethtool"
+	# The front end as a module (byte-compiled once) behind a small launcher: see nicmodel/ethtool-launcher.
+	podman cp "$LAB_DIR/nicmodel/ethtool-frontend" "$name:/usr/local/lib/floodgate-lab/nicmodel_ethtool.py"
+	podman cp "$LAB_DIR/nicmodel/ethtool-launcher" "$name:/usr/local/sbin/ethtool"
 	podman exec "$name" chmod 755 /usr/local/sbin/ethtool
 	podman exec "$name" ln -sf /usr/local/sbin/ethtool /usr/local/sbin/fg-nicmodel
 	echo "{\"interfaces\": {\"eth1\": \"$LAB_NICMODEL_PIN\"}}" |

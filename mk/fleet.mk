@@ -1,11 +1,12 @@
 # Fleet rollout (issue 6): benchmark and Molecule scenario over many lab edges. See docs/fleet.md.
-#   make bench-fleet [FLEET_SIZES=20,50] [FLEET_MODES=project,defaults,mitogen]  (mitogen column only when installed)
+#   make bench-fleet [FLEET_SIZES=20,50] [FLEET_MODES=project,pipelining,defaults] [FLEET_CONNECTION=ssh|podman]
 FLEET_SIZES ?= 20,50
-FLEET_MODES ?= project,defaults,mitogen
+FLEET_MODES ?= project,defaults
+FLEET_CONNECTION ?= ssh
 BENCH_TARGETS += bench-fleet
 
 .PHONY: bench-fleet
 
 bench-fleet: deps
 	@$(MAKE) -s -C csrc floodgate-rx
-	@$(PY) lab/fleet/bench_fleet.py --sizes $(FLEET_SIZES) --modes $(FLEET_MODES)
+	@$(PY) lab/fleet/bench_fleet.py --sizes $(FLEET_SIZES) --modes $(FLEET_MODES) --connection $(FLEET_CONNECTION)

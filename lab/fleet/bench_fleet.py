@@ -2,19 +2,20 @@
 """Fleet benchmark (issue 6, `make bench-fleet`): wall time of mitigate.yml, an idempotent re-run and
 unmitigate.yml over N lab edges, with floodgate's Ansible settings and with Ansible's defaults, in one run.
 
-"project": ansible.cfg as committed (forks 50, pipelining, gathering explicit / plays without facts).
-"defaults": the same playbooks with Ansible's defaults put back through ANSIBLE_* overrides (forks 5, no
-pipelining, implicit gathering) plus a fact-gathering play in front (lab/fleet/with-facts-*.yml), since
-floodgate's plays say `gather_facts: false` themselves and a play written with defaults gathers facts.
-"mitogen" (optional, needs `pip install mitogen==0.3.54`): project settings with strategy mitogen_linear and
-the mitogen_podman connection (one Python per host for the whole run instead of 3-4 `podman exec` per task).
-mitogen's module_utils scanner misses imports made inside functions (module_utils/floodgate/snapshot.py and
-queue_check.py have three): this column runs a copy of module_utils with those imports also made at module
-level, from lab/fleet/plain-*.yml (Ansible puts a module_utils/ beside the top playbook before the configured
-path). Hoisting them in the real files makes the copy unnecessary.
+Every column reaches the edges the way production does: over SSH (sshd in each fleet-lab edge, the
+controller's lab key; lab/fleet/lab.sh), and runs the same playbooks with the same request.
+"project": the project's fleet settings: ansible.cfg as committed (forks 50, no fact gathering, pipelining,
+  ControlPersist) plus mitogen's mitogen_linear strategy (mitogen==0.3.54 is in requirements.txt; one Python
+  per host for the whole run instead of one per task).
+"pipelining": ansible.cfg alone (linear strategy): what the project gives without mitogen.
+"defaults": Ansible's own defaults put back through ANSIBLE_* overrides: forks 5, no pipelining, implicit
+  fact gathering, Ansible's default ssh_args and timeout, linear strategy; floodgate's plays say
+  `gather_facts: false` themselves, so a fact-gathering play runs in front (lab/fleet/with-facts-*.yml) to cost
+  what a play written with the defaults would.
+--connection podman runs the same columns over `podman exec` (containers.podman.podman, no pipelining;
+mitogen_podman for the project column) instead.
 
-Both runs use the same request (queue 4, af_xdp, receiver built once on the controller and copied, idle
-verification: no flood). The lab connection is containers.podman.podman, which has no pipelining: say so.
+The request: queue 4, af_xdp, receiver built once on the controller and copied, idle verification (no flood).
 """
 
 from __future__ import annotations
@@ -53,20 +54,24 @@ DEFAULTS_ENV = {
     "ANSIBLE_PIPELINING": "False",
     "ANSIBLE_SSH_PIPELINING": "False",
     "ANSIBLE_GATHERING": "implicit",
+    # Ansible's own ssh_args and connection timeout (ansible.cfg sets its own).
+    "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=60s",
+    "ANSIBLE_TIMEOUT": "10",
 }
+MODES = ("project", "pipelining", "defaults")
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
-def lab_up(edges: int) -> float:
+def lab_up(edges: int, connection: str) -> float:
     t = time.monotonic()
     subprocess.run([str(FLEET_LAB), "up", str(edges)], check=True)
     up = time.monotonic() - t
-    subprocess.run([str(FLEET_LAB), "inventory", str(edges), str(INVENTORY)], check=True)
+    subprocess.run([str(FLEET_LAB), "inventory", str(edges), str(INVENTORY), connection], check=True)
     return up
 
 
 def mitogen_env() -> dict[str, str] | None:
-    """Environment of the mitogen column, or None without the mitogen package in the venv."""
+    """Environment of mitogen's strategy, or None without the mitogen package in the venv."""
     venv_python = ROOT / ".venv" / "bin" / "python"
     found = subprocess.run(
         [
@@ -84,35 +89,12 @@ def mitogen_env() -> dict[str, str] | None:
         "ANSIBLE_STRATEGY_PLUGINS": str(plugins / "strategy"),
         "ANSIBLE_CONNECTION_PLUGINS": str(plugins / "connection"),
         "ANSIBLE_STRATEGY": "mitogen_linear",
-        "ANSIBLE_MODULE_UTILS": str(hoisted_module_utils()),
     }
 
 
-def hoisted_module_utils() -> Path:
-    """A copy of module_utils whose function-level floodgate imports are repeated at module level."""
-    dest = STATE / "module_utils"
-    shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(ROOT / "module_utils", dest)
-    local = re.compile(r"^[ \t]+(from ansible\.module_utils\.floodgate\.\S+ import [^#\n]+)", re.M)
-    for f in (dest / "floodgate").glob("*.py"):
-        text = f.read_text()
-        hoist = [m.strip() for m in local.findall(text)]
-        if hoist:
-            text = text.replace(
-                "from __future__ import annotations\n",
-                "from __future__ import annotations\n" + "\n".join(hoist) + "\n",
-                1,
-            )
-            f.write_text(text)
-    return dest
-
-
-def inventory_for(mode: str) -> Path:
-    return mitogen_inventory(INVENTORY) if mode == "mitogen" else INVENTORY
-
-
 def mitogen_inventory(src: Path | str) -> Path:
-    """A copy of inventory folder `src` (hosts.yml + group_vars link) whose hosts use mitogen_podman."""
+    """A copy of podman inventory folder `src` (hosts.yml + group_vars link) whose hosts use mitogen_podman
+    (mitogen_linear takes over ssh hosts by itself, not containers.podman.podman ones)."""
     src = Path(src)
     inv = src.parent / (src.name + "-mitogen")
     inv.mkdir(exist_ok=True)
@@ -134,14 +116,13 @@ def read_summary(path: Path) -> list[dict[str, object]]:
     return list(data)
 
 
-def play(mode: str, edges: int, step: str, extra_env: dict[str, str]) -> dict[str, object]:
+def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection: str) -> dict[str, object]:
     """Runs one playbook; returns its wall time, rc, per-host recap and the run summary's results."""
     action = "unmitigate" if step in ("unmitigate", "cleanup") else "mitigate"
-    book = {
-        "project": ROOT / f"{action}.yml",
-        "defaults": ROOT / "lab" / "fleet" / f"with-facts-{action}.yml",
-        "mitogen": ROOT / "lab" / "fleet" / f"plain-{action}.yml",
-    }[mode]
+    book = (
+        ROOT / "lab" / "fleet" / f"with-facts-{action}.yml" if mode == "defaults" else ROOT / f"{action}.yml"
+    )
+    inventory = mitogen_inventory(INVENTORY) if mode == "project" and connection == "podman" else INVENTORY
     run_dir = OUT / f"{mode}-{edges}-{step}"
     run_dir.mkdir(parents=True, exist_ok=True)
     env = dict(
@@ -151,7 +132,7 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str]) -> dict[st
     cmd = [
         str(PLAYBOOK),
         "-i",
-        str(inventory_for(mode)),
+        str(inventory),
         str(book),
         *REQUEST,
         "-e",
@@ -184,61 +165,73 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str]) -> dict[st
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="20,50", help="edge counts, comma separated (lab maximum 50)")
-    ap.add_argument("--modes", default="project,defaults", help="project,defaults[,mitogen]")
+    ap.add_argument("--modes", default="project,defaults", help="columns: " + ",".join(MODES))
     ap.add_argument("--steps", default="mitigate,rerun,unmitigate", help="which of mitigate,rerun,unmitigate")
+    ap.add_argument(
+        "--connection", choices=("ssh", "podman"), default="ssh", help="how the edges are reached"
+    )
     ap.add_argument("--keep-lab", action="store_true", help="leave the last lab up")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     modes = a.modes.split(",")
-    envs: dict[str, dict[str, str]] = {"project": {}, "defaults": DEFAULTS_ENV}
-    if "mitogen" in modes:
-        m = mitogen_env()
-        if m is None:
-            print(
-                "bench-fleet: mitogen is not installed in the venv; skipping the mitogen column",
-                file=sys.stderr,
-            )
-            modes.remove("mitogen")
-        else:
-            envs["mitogen"] = m
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        ap.error(f"unknown mode(s) {sorted(unknown)}: choose from {','.join(MODES)}")
+    mitogen = mitogen_env()
+    if mitogen is None and "project" in modes:
+        print(
+            "bench-fleet: the project column needs mitogen (pip install -r requirements.txt)", file=sys.stderr
+        )
+        return 2
+    envs: dict[str, dict[str, str]] = {"project": mitogen or {}, "pipelining": {}, "defaults": DEFAULTS_ENV}
     # Controller copies of snapshots stay with this bench (the default run/<name>/ is shared with other labs).
     shutil.rmtree(OUT / "controller", ignore_errors=True)
     OUT.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, object]] = []
-    # Start from no mitigation on the fleet's edges (a previous interrupted run may have left one).
+    cleanup = "project" if "project" in modes else modes[0]
     for n in sizes:
-        up = lab_up(n)
+        up = lab_up(n, a.connection)
         print(
             f"bench-fleet: lab with {n} edges up in {up:.0f} s; load {os.getloadavg()}",
             file=sys.stderr,
             flush=True,
         )
-        cleanup = "mitogen" if "mitogen" in envs else "project"
-        play(cleanup, n, "cleanup", envs[cleanup])
+        # Start from no mitigation on the fleet's edges (a previous interrupted run may have left one).
+        play(cleanup, n, "cleanup", envs[cleanup], a.connection)
         for mode in modes:
             for step in a.steps.split(","):
-                r = play(mode, n, step, envs[mode])
-                r.update(edges=n, mode=mode, step=step, lab_up=round(up, 1), load=os.getloadavg()[0])
+                load_before = os.getloadavg()[0]
+                r = play(mode, n, step, envs[mode], a.connection)
+                r.update(
+                    edges=n,
+                    mode=mode,
+                    step=step,
+                    connection=a.connection,
+                    lab_up=round(up, 1),
+                    load_before=load_before,
+                    load=os.getloadavg()[0],
+                )
                 rows.append(r)
                 (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")  # kept if interrupted
                 print(
-                    f"bench-fleet: {n:3d} edges {mode:9s} {step:10s} {r['wall']:7.1f} s rc={r['rc']} "
-                    f"changed_hosts={r['changed_hosts']} failed_hosts={r['failed_hosts']} {r['results']} load={r['load']:.1f}",
+                    f"bench-fleet: {n:3d} edges {mode:10s} {step:10s} {r['wall']:7.1f} s rc={r['rc']} "
+                    f"changed_hosts={r['changed_hosts']} failed_hosts={r['failed_hosts']} {r['results']} "
+                    f"load {load_before:.1f} -> {r['load']:.1f}",
                     file=sys.stderr,
                     flush=True,
                 )
             if "unmitigate" not in a.steps.split(","):  # the next column starts from unmitigated hosts too
-                play(cleanup, n, "cleanup", envs[cleanup])
+                play(cleanup, n, "cleanup", envs[cleanup], a.connection)
     (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
-    print_table(rows, modes)
+    print_table(rows, modes, a.connection)
     if not a.keep_lab:
         subprocess.run([str(FLEET_LAB), "down"], check=False)
     return 0 if all(r["rc"] == 0 for r in rows) else 1
 
 
-def print_table(rows: list[dict[str, object]], modes: list[str]) -> None:
+def print_table(rows: list[dict[str, object]], modes: list[str], connection: str) -> None:
     by = {(r["edges"], r["mode"], r["step"]): r for r in rows}
-    print("\nfleet wall time, seconds (lab edges over podman exec; 2 cores; same request in every column)")
+    print(f"\nfleet wall time, seconds (lab edges over {connection}; 2 cores; same request in every column)")
     head = f"{'edges':>5} {'step':<11}" + "".join(f"{m:>11}" for m in modes)
     if "defaults" in modes and "project" in modes:
         head += f"{'speed-up':>10}"
@@ -255,7 +248,7 @@ def print_table(rows: list[dict[str, object]], modes: list[str]) -> None:
             if d and p:
                 line += f"{float(d['wall']) / float(p['wall']):>9.1f}x"  # type: ignore[arg-type]
             loads = [float(by[(n, m, step)]["load"]) for m in modes if (n, m, step) in by]  # type: ignore[arg-type]
-            line += "   load " + "/".join(f"{x:.0f}" for x in loads)
+            line += "   load " + "/".join(f"{x:.1f}" for x in loads)
             print(line)
     print(
         "! = the run failed (see lab/.state/fleet/bench/*/ansible.log); rerun = mitigate.yml again (idempotent);\n"

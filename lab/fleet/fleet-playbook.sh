@@ -15,10 +15,10 @@ if [ "$mode" != 0 ] && "$root/.venv/bin/python" -c 'import ansible_mitogen' 2>/d
 import shlex, bench_fleet as b
 env = b.mitogen_env() or {}
 print('\n'.join(f'export {k}={shlex.quote(v)}' for k, v in env.items()))
-print('inv=' + shlex.quote(str(b.mitogen_inventory('$inv'))))
+if 'containers.podman.podman' in open('$inv/hosts.yml' if __import__('os').path.isdir('$inv') else '$inv').read():
+    print('inv=' + shlex.quote(str(b.mitogen_inventory('$inv'))))
 ")
 	eval "$env_lines"
-	book=$here/plain-$action.yml
 	echo "fleet-playbook: $action with mitogen" >&2
 elif [ "$mode" = 1 ]; then
 	echo "fleet-playbook: FLEET_MITOGEN=1 but mitogen is not installed in .venv" >&2

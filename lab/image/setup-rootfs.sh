@@ -12,5 +12,8 @@ for unit in getty@tty1.service console-getty.service systemd-udevd.service syste
 done
 # dnsmasq runs on edges only: lab/up.sh gives it the lab zone and starts it there.
 chroot "$root" systemctl disable dnsmasq.service >/dev/null 2>&1 || true
+# sshd runs on fleet-lab edges only (lab/fleet/lab.sh starts it with the controller's lab key). The host keys
+# generated in the chroot are shared by every lab host: lab only, never a production practice.
+chroot "$root" systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
 chroot "$root" apt-get clean
 rm -rf "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/var/log/*.log
