@@ -25,6 +25,7 @@ import ast
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -140,9 +141,14 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection
         "-e",
         f"nic_restore_controller_dir={OUT / 'controller'}",
     ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.monotonic()
     p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     wall = time.monotonic() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of ansible-playbook and everything it ran on the controller (workers, ssh, local modules);
+    # the rest of the machine's two cores went to the edges (sshd, Python, ethtool, systemd, receivers).
+    controller_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     (run_dir / "ansible.log").write_text(p.stdout + p.stderr)
     recap = {
         m[0]: {"changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
@@ -154,6 +160,7 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection
     edge_recap = {h: r for h, r in recap.items() if h.startswith("edge")}
     return {
         "wall": round(wall, 1),
+        "controller_cpu": round(controller_cpu, 1),
         "rc": p.returncode,
         "changed_hosts": sum(1 for r in edge_recap.values() if r["changed"]),
         "failed_hosts": sum(1 for r in edge_recap.values() if r["failed"] or r["unreachable"]),
@@ -214,7 +221,7 @@ def main() -> int:
                 rows.append(r)
                 (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")  # kept if interrupted
                 print(
-                    f"bench-fleet: {n:3d} edges {mode:10s} {step:10s} {r['wall']:7.1f} s rc={r['rc']} "
+                    f"bench-fleet: {n:3d} edges {mode:10s} {step:10s} {r['wall']:7.1f} s (controller CPU {r['controller_cpu']} s) rc={r['rc']} "
                     f"changed_hosts={r['changed_hosts']} failed_hosts={r['failed_hosts']} {r['results']} "
                     f"load {load_before:.1f} -> {r['load']:.1f}",
                     file=sys.stderr,
