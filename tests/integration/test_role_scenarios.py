@@ -1,13 +1,18 @@
-"""Per-role Molecule scenarios (roles/ROLE/molecule/default), against one lab bring-up.
+"""Per-role Molecule scenarios (roles/ROLE/molecule/default) and playbook-level tests, against one lab bring-up.
 
 Each role scenario tests its role alone on lab edge1 through the role's own variables and asserts, itself, the
 role's real effect (ethtool output, nic_facts, systemd), idempotence, the exact undo and refused bad input; the
 shared create/destroy (molecule/shared/) leave the lab alone here (FG_LAB_MANAGED=1), so the lab is brought up once for
 this module and taken down at its end. Run alone, `cd roles/ROLE && molecule test` brings it up and down itself.
+
+The playbook tests then run mitigate.yml --check --diff (shows the exact ethtool changes, changes nothing),
+status.yml (no mitigation / active with the receiver's counters), a real mitigate.yml and unmitigate.yml on
+edge1 (nic_facts back exactly, no floodgate-rx unit file left).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -105,3 +110,137 @@ def test_role_scenario(lab: dict[str, str], role: str) -> None:
     for message in EXPECTED[role]:
         assert message in out, f"{role}: '{message}' not in the output\n{out[-4000:]}"
     print(f"role scenario {role}: {took:.1f} s")
+
+
+def ansible(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook from the repo root against the lab inventory, as an operator runs it."""
+    return subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", str(ROOT / "inventories" / "lab" / "hosts.yml"), *args],
+        cwd=ROOT,
+        env={**lab_env(env), "ANSIBLE_STDOUT_CALLBACK": "default"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def lab_env(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "ANSIBLE_DISPLAY_OK_HOSTS": "true", "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false"}
+
+
+def nic_facts(env: dict[str, str], out: Path) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    proc = ansible(
+        env,
+        str(ROOT / "tests" / "integration" / "playbooks" / "nic_facts_save.yml"),
+        "-l",
+        "edge1",
+        "-e",
+        f"fg_out={out}",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads((out / "edge1.json").read_text())
+
+
+def edge1(*cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["podman", "exec", "fg-edge1", *cmd],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+            "CONTAINERS_CONF": str(ROOT / "lab" / ".state" / "containers.conf"),
+        },
+    )
+
+
+def floodgate_files() -> list[str]:
+    """floodgate's state, units and receiver files on edge1."""
+    proc = edge1(
+        "sh",
+        "-c",
+        "ls -d /var/lib/floodgate/state.json /etc/systemd/system/floodgate-rx@* "
+        "/etc/floodgate/rules-* /run/floodgate/rx-* 2>/dev/null; true",
+    )
+    return proc.stdout.split()
+
+
+def status(env: dict[str, str]) -> tuple[str, list[dict]]:
+    proc = ansible(env, str(ROOT / "status.yml"), "-l", "edge1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return plain(proc.stdout), json.loads((ROOT / "run" / "status.json").read_text())
+
+
+def test_mitigate_check_diff_status_and_undo(lab: dict[str, str], tmp_path: Path) -> None:
+    """--check --diff previews the exact ethtool changes and changes nothing; status.yml before, during and
+    after a real mitigation; unmitigate.yml puts nic_facts back exactly and leaves no floodgate-rx unit."""
+    timings = {}
+    before = nic_facts(lab, tmp_path / "before")
+    assert floodgate_files() == []
+
+    text, report = status(lab)
+    assert "edge1: no mitigation" in text, text[-3000:]
+    assert report[0]["host"] == "edge1" and report[0]["active"] is False and report[0]["status"] == "none"
+
+    start = time.monotonic()
+    # -v: each module's result, with the exact command (cmd / commands) it would run
+    preview = ansible(
+        lab, str(ROOT / "mitigate.yml"), "-l", "edge1", "-e", "queue=4", "--check", "--diff", "-v"
+    )
+    timings["mitigate --check --diff"] = time.monotonic() - start
+    save_log("playbook-mitigate-check", preview)
+    out = plain(preview.stdout)
+    assert preview.returncode == 0, out[-6000:]
+    eth = "/usr/local/sbin/ethtool"
+    features = re.search(rf"{re.escape(eth)} -K eth1((?: \S+ (?:on|off))+)", out)
+    assert features, out[-6000:]
+    # veth starts with GRO off: the command names only the offloads that are on
+    wanted = {
+        "tcp-segmentation-offload off",
+        "generic-segmentation-offload off",
+        "rx-checksumming off",
+        "tx-checksumming off",
+    }
+    assert wanted <= set(re.findall(r"\S+ (?:on|off)", features.group(1))), features.group(1)
+    assert f"{eth} -X eth1 weight 1 1 1 1 0 1 1 1" in out, out[-6000:]
+    assert f"{eth} -K eth1 ntuple on" in out, out[-6000:]
+    assert f"{eth} -N eth1 flow-type udp4 dst-port 53 action 4" in out, out[-6000:]
+    # and the diffs: features, the RSS table, the new rule
+    assert "+tcp-segmentation-offload: off" in out and "+generic-segmentation-offload: off" in out, out[
+        -6000:
+    ]
+    assert "+++ after: ethtool -x eth1 (after -X eth1 weight 1 1 1 1 0 1 1 1)" in out, out[-6000:]
+    assert "+udp4 dst-port 53 action 4 (new, id chosen by the driver)" in out, out[-6000:]
+    assert nic_facts(lab, tmp_path / "after-check") == before
+    assert floodgate_files() == []
+
+    start = time.monotonic()
+    applied = ansible(
+        lab, str(ROOT / "mitigate.yml"), "-l", "edge1", "-e", "queue=4", "-e", "verify_min_packets=0"
+    )
+    timings["mitigate"] = time.monotonic() - start
+    save_log("playbook-mitigate", applied)
+    assert applied.returncode == 0, plain(applied.stdout)[-6000:]
+
+    text, report = status(lab)
+    row = report[0]
+    assert re.search(
+        r"edge1: ACTIVE on eth1 queue 4 \(af_xdp\), receiver active, packets \d+ passed \d+ dropped \d+", text
+    ), text[-3000:]
+    assert row["active"] is True and str(row["queue"]) == "4" and row["receiver_unit"] == "active"
+    assert {"packets", "passed", "dropped"} <= set(row["receiver"]), row
+    assert set(row["queue_rx_packets"]) == {str(q) for q in range(8)}, row
+
+    start = time.monotonic()
+    undone = ansible(lab, str(ROOT / "unmitigate.yml"), "-l", "edge1")
+    timings["unmitigate"] = time.monotonic() - start
+    save_log("playbook-unmitigate", undone)
+    assert undone.returncode == 0, plain(undone.stdout)[-6000:]
+    assert nic_facts(lab, tmp_path / "after-undo") == before
+    left = [f for f in floodgate_files() if f != "/var/lib/floodgate/state.json"]
+    assert left == [] and "/var/lib/floodgate/state.json" not in floodgate_files(), left
+    text, report = status(lab)
+    assert "edge1: no mitigation" in text and report[0]["active"] is False, text[-3000:]
+    print("playbooks: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
