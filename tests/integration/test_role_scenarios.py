@@ -35,7 +35,7 @@ EXPECTED = {
     ],
     "rss_steering": [
         "rss_steering: DNS flood per queue",
-        "rss_steering: RSS table and ntuple rules after present -> restored equal before",
+        "rss_steering: RSS table, ntuple rules and features after present -> restored equal before",
         "rss_steering: 3 bad inputs refused; nic_facts unchanged",
     ],
     "receiver": [
