@@ -77,6 +77,7 @@ def test_irq_affinity_scenario_pins_and_restores_a_real_irq() -> None:
     )
 
 
+@pytest.mark.lab
 def test_irq_affinity_irqbalance_scenario_bans_and_unbans_a_real_irq() -> None:
     """Scenario irqbalance: a lab-image systemd container running irqbalance, given the host's queue IRQ.
 
