@@ -68,4 +68,12 @@ uint64_t fg_engine_ratelimit_evictions(const struct fg_engine *e);
  * fresh burst. old keeps working, with the fresh (empty) tables; free it next. */
 void fg_engine_adopt_state(struct fg_engine *fresh, struct fg_engine *old);
 
+/* The fast path: frames of the usual flood shape (untagged IPv4 without options or fragmentation, UDP with
+ * consistent lengths) are parsed by a short specialised parser and tested against the rules as they apply
+ * to that shape (rules that can never match it left out, terms it always meets dropped); every other frame
+ * takes the general parser and evaluator. Verdicts, deciding rules, counters and rate-limit state are the
+ * same either way. On by default; off (on = 0) sends every frame the general way (tests compare the two).
+ * Returns 1 when the fast path is now on. */
+int fg_engine_set_fast_path(struct fg_engine *e, int on);
+
 #endif

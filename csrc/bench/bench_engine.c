@@ -302,8 +302,21 @@ int main(int argc, char **argv)
 	       "spoofed anywhere), bursts of 32, median of %d runs (min-max)\n",
 	       nframes, nvalid, nframes - nvalid - nspoof, nspoof, RUNS);
 	uint64_t pe, pe10k, pb;
-	if (argc > 2) { /* bench_engine N RULES-TEXT: only the engine with these rules (for tuning) */
-		struct result x = run_engine(argv[2], &pe);
+	if (argc > 2) { /* bench_engine N RULES-TEXT|@RULES-FILE: only the engine with these rules (tuning) */
+		const char *text = argv[2];
+		if (text[0] == '@') { /* from a file: keeps cachegrind's one-line command record intact */
+			FILE *rf = fopen(text + 1, "r");
+			static char rbuf[1 << 16];
+			size_t rn = rf ? fread(rbuf, 1, sizeof(rbuf) - 1, rf) : 0;
+			if (!rf) {
+				perror(text + 1);
+				return 1;
+			}
+			fclose(rf);
+			rbuf[rn] = '\0';
+			text = rbuf;
+		}
+		struct result x = run_engine(text, &pe);
 		printf("  engine (custom rules) %7.1f Mpps (%.1f-%.1f)  passed %llu\n", x.med, x.min, x.max,
 		       (unsigned long long)pe);
 		return 0;

@@ -12,6 +12,58 @@
 
 #define PREFETCH_AHEAD 8 /* frames ahead; spread one per packet (a burst's worth at once gains nothing) */
 
+/* The fast path's rule list: every rule as it applies to an untagged, unfragmented IPv4/UDP frame (see
+ * struct fg_frule). Built once at compile time; the packet path only reads it. 0, or -1 out of memory. */
+static int fast_plan_build(struct fg_engine *e)
+{
+	e->fast = calloc(e->nrules ? e->nrules : 1, sizeof(*e->fast));
+	if (!e->fast)
+		return -1;
+	e->nfast = 0;
+	e->fast_rl_first = UINT32_MAX;
+	for (uint32_t i = 0; i < e->nrules; i++) {
+		struct fg_rule *r = &e->rules[i];
+		uint32_t t = r->terms;
+		if ((t & (FG_T_IPV6 | FG_T_FRAG)) || ((t & FG_T_PROTO) && r->proto != 17))
+			continue; /* never true of such a frame */
+		struct fg_frule *f = &e->fast[e->nfast];
+		f->need = ((t & FG_T_DNS_ANY) ? FG_PKT_DNSQ : 0) | ((t & FG_T_DNSVALID) ? FG_PKT_DNSOK : 0);
+		f->checks = ((t & FG_T_DPORT) ? FG_F_DPORT : 0) | ((t & FG_T_SPORT) ? FG_F_SPORT : 0) |
+			    ((t & FG_T_QTYPE) ? FG_F_QTYPE : 0) | ((t & FG_T_SRC) ? FG_F_SRC : 0) |
+			    ((t & FG_T_SUFFIX) ? FG_F_SUFFIX : 0) | (r->action == FG_ACT_RATELIMIT ? FG_F_RL : 0);
+		f->idx = i;
+		f->dport_bm = r->dport_bm;
+		f->sport_bm = r->sport_bm;
+		f->qtype_bm = r->qtype_bm;
+		f->src = r->src;
+		f->r = r;
+		if ((t & FG_T_SUFFIX) && r->nsuffixes == 1 && r->suffixes[0].nw) {
+			const struct fg_suffix *sx = &r->suffixes[0];
+			f->checks = (f->checks & ~FG_F_SUFFIX) | FG_F_SUFFIX1;
+			f->s_len = sx->len;
+			f->s_nlabels = sx->nlabels;
+			f->s_nw = sx->nw;
+			for (uint32_t j = 0; j < sx->nw; j++) {
+				f->s_want[sx->nw - 1 - j] = sx->want[j];
+				f->s_fold[sx->nw - 1 - j] = sx->fold[j];
+				f->s_mask[sx->nw - 1 - j] = sx->mask[j];
+			}
+		}
+		if (r->action == FG_ACT_RATELIMIT && e->fast_rl_first == UINT32_MAX)
+			e->fast_rl_first = e->nfast;
+		e->nfast++;
+	}
+	if (e->fast_rl_first == UINT32_MAX)
+		e->fast_rl_first = e->nfast;
+	return 0;
+}
+
+int fg_engine_set_fast_path(struct fg_engine *e, int on)
+{
+	e->fast_off = !on;
+	return !e->fast_off;
+}
+
 struct fg_engine *fg_engine_compile_ex(const char *text, size_t len, const struct fg_compile_opts *o, char *err,
 				       size_t errlen)
 {
@@ -31,7 +83,9 @@ struct fg_engine *fg_engine_compile_ex(const char *text, size_t len, const struc
 		free(e);
 		return NULL;
 	}
-	if (fg_rules_parse(e, text ? text : "", len, o, err, errlen)) {
+	if (fg_rules_parse(e, text ? text : "", len, o, err, errlen) || fast_plan_build(e)) {
+		if (!err[0])
+			snprintf(err, errlen, "out of memory");
 		fg_engine_free(e);
 		return NULL;
 	}
@@ -51,6 +105,7 @@ void fg_engine_free(struct fg_engine *e)
 		for (uint32_t i = 0; i < e->nrules; i++)
 			fg_rule_free(&e->rules[i]);
 	free(e->rules);
+	free(e->fast);
 	free(e);
 }
 
@@ -75,7 +130,7 @@ static inline uint64_t load8(const uint8_t *p)
 /* One suffix against the qname, without data-dependent branches (a flood mixes matching and non-matching
  * names at random; a mispredicted branch costs more than the whole compare). Every read stays inside the
  * qname: the compared window is its last s->len bytes, and it must start at the right label boundary. */
-static inline int suffix_match1(const struct fg_suffix *s, const struct fg_pkt *p)
+static inline __attribute__((always_inline)) int suffix_match1(const struct fg_suffix *s, const struct fg_pkt *p)
 {
 	uint32_t n = s->len, qlen = p->qname_len;
 	if (qlen < n) /* rare, and decided by the name's length alone */
@@ -99,7 +154,7 @@ static inline int suffix_match1(const struct fg_suffix *s, const struct fg_pkt *
 	return enough & (p->label_off[li] == qlen - n) & (diff == 0);
 }
 
-static inline int suffix_match(const struct fg_rule *r, const struct fg_pkt *p)
+static inline __attribute__((always_inline)) int suffix_match(const struct fg_rule *r, const struct fg_pkt *p)
 {
 	int m = 0;
 	for (uint32_t i = 0; i < r->nsuffixes; i++)
@@ -171,18 +226,78 @@ static inline void decide(struct fg_engine *e, int k, uint8_t *v, uint16_t *who)
 	e->default_hits += k < 0;
 }
 
+/* suffix_match1 for the fast path's one-suffix rules (FG_F_SUFFIX1): the same test, unrolled. */
+static inline __attribute__((always_inline)) int suffix1_fast(const struct fg_frule *f, const struct fg_pkt *p)
+{
+	uint32_t n = f->s_len, qlen = p->qname_len, nl = p->nlabels, sl = f->s_nlabels;
+	if (qlen < n || nl < sl)
+		return 0;
+	const uint8_t *qe = p->qname + qlen;
+	uint64_t diff = (uint64_t)(p->label_off[nl - sl] ^ (qlen - n)); /* a label starts where the suffix does */
+#define W(w) (((load8(qe - 8 * ((w) + 1)) | f->s_fold[w]) ^ f->s_want[w]) & f->s_mask[w])
+	switch (f->s_nw) {
+	case 4:
+		diff |= W(3);
+		/* fall through */
+	case 3:
+		diff |= W(2);
+		/* fall through */
+	case 2:
+		diff |= W(1);
+		/* fall through */
+	default:
+		diff |= W(0);
+	}
+#undef W
+	return diff == 0;
+}
+
+/* The fast path's rules [from, to) for a frame fg_pkt_parse_fast accepted (struct fg_frule): the deciding
+ * rule's index in rules[], or -1 when none decided. hash: fg_rl_hash of the source's key, which is all a
+ * ratelimit rule's table needs (the same key, so the same hash, for every ratelimit rule). */
+static inline __attribute__((always_inline)) int eval_fast(struct fg_engine *e, const struct fg_pkt *p,
+							   uint32_t from, uint32_t to, uint64_t now, uint64_t hash)
+{
+	for (uint32_t k = from; k < to; k++) {
+		const struct fg_frule *f = &e->fast[k];
+		if ((p->flags & f->need) != f->need)
+			continue;
+		uint32_t c = f->checks;
+		if ((c & FG_F_DPORT) && !fg_bm_test(f->dport_bm, p->dport))
+			continue;
+		if ((c & FG_F_SPORT) && !fg_bm_test(f->sport_bm, p->sport))
+			continue;
+		if ((c & FG_F_QTYPE) && !fg_bm_test(f->qtype_bm, p->qtype))
+			continue;
+		if ((c & FG_F_SRC) && !fg_prefix_set_has4(f->src, p->src4))
+			continue;
+		if ((c & FG_F_SUFFIX1) && !suffix1_fast(f, p))
+			continue;
+		if ((c & FG_F_SUFFIX) && !suffix_match(f->r, p))
+			continue;
+		if ((c & FG_F_RL) && fg_rl_conform(&f->r->rl, fg_rl_key4(p->src4), hash, now))
+			continue; /* within its rate: the following rules decide */
+		f->r->hits++;
+		return (int)f->idx;
+	}
+	return -1;
+}
+
 static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens, uint32_t n,
 			   uint64_t now, uint8_t *verdicts, uint16_t *decided)
 {
 	struct fg_pkt pk[FG_BURST_MAX];
 	uint64_t hash[FG_BURST_MAX];
 	uint8_t pending[FG_BURST_MAX];
+	uint8_t fast[FG_BURST_MAX]; /* 1: frame i took the fast path */
 	uint16_t who[FG_BURST_MAX];
 	uint32_t npending = 0;
 	const int want_dns = e->want_dns;
-	const uint32_t rl_first = e->rl_first;
+	const int fast_on = !e->fast_off;
+	const uint32_t rl_first = e->rl_first, frl_first = e->fast_rl_first;
 	struct fg_rl *rl0 = rl_first < e->nrules ? &e->rules[rl_first].rl : NULL;
-	const int have_rl = rl0 != NULL;
+	struct fg_rl *frl0 = frl_first < e->nfast ? &e->fast[frl_first].r->rl : NULL;
+	const int have_rl = rl0 != NULL, have_frl = frl0 != NULL;
 
 	/* pass 1: parse, prefetching frames a few ahead (the burst's first few up front) */
 	for (uint32_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
@@ -193,7 +308,9 @@ static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, co
 			__builtin_prefetch(nx, 0, 0);
 			__builtin_prefetch(nx + 64, 0, 0);
 		}
-		fg_pkt_parse(frames[i], lens[i], want_dns, &pk[i]);
+		fast[i] = (uint8_t)(fast_on && fg_pkt_parse_fast(frames[i], lens[i], want_dns, &pk[i]));
+		if (!fast[i])
+			fg_pkt_parse(frames[i], lens[i], want_dns, &pk[i]);
 	}
 
 	/* pass 2: the rules before the first rate limit; frames they leave undecided fetch their bucket now,
@@ -201,33 +318,46 @@ static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, co
 	uint64_t malformed = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct fg_pkt *p = &pk[i];
-		if (p->flags & FG_PKT_MALFORMED) {
-			malformed++;
-			verdicts[i] = FG_DROP;
-			who[i] = FG_DECIDED_MALFORMED;
-			continue;
+		int k, undecided, rl;
+		const void *addr = &e->c; /* decided frames prefetch a cache-hot dummy (no branch on k) */
+		if (fast[i]) {
+			k = eval_fast(e, p, 0, frl_first, now, 0);
+			rl = have_frl;
+			undecided = (k < 0) & rl;
+			if (rl) {
+				hash[i] = fg_rl_hash(fg_rl_key4(p->src4));
+				addr = undecided ? (const void *)fg_rl_set(frl0, hash[i]) : addr;
+			}
+		} else {
+			if (p->flags & FG_PKT_MALFORMED) {
+				malformed++;
+				verdicts[i] = FG_DROP;
+				who[i] = FG_DECIDED_MALFORMED;
+				continue;
+			}
+			k = eval_rules(e, p, 0, rl_first, now, 0);
+			rl = have_rl;
+			undecided = (k < 0) & rl;
+			if (rl) {
+				hash[i] = fg_rl_hash(rl_key(p));
+				addr = undecided ? (const void *)fg_rl_set(rl0, hash[i]) : addr;
+			}
 		}
-		int k = eval_rules(e, p, 0, rl_first, now, 0);
-		/* undecided frames go on to the rate limit: queue them and fetch their bucket now. Done without
-		 * branching on k (random in a flood): decided frames prefetch a cache-hot dummy and are queued
-		 * then forgotten (npending not bumped); pass 3 overwrites the verdicts of the queued ones */
-		int undecided = (k < 0) & have_rl;
-		if (have_rl) {
-			hash[i] = fg_rl_hash(rl_key(p));
-			const void *addr = undecided ? (const void *)fg_rl_set(rl0, hash[i]) : (const void *)&e->c;
-			__builtin_prefetch(addr, 1);
-		}
+		/* undecided frames go on to the rate limit: queue them (pass 3 overwrites their verdicts);
+		 * decided ones are queued then forgotten (npending not bumped) */
+		__builtin_prefetch(addr, 1);
 		pending[npending] = (uint8_t)i;
 		npending += (uint32_t)undecided;
 		verdicts[i] = e->verdict_of[k + 1];
 		who[i] = k < 0 ? FG_DECIDED_DEFAULT : (uint16_t)k;
-		e->default_hits += (uint64_t)((k < 0) & !have_rl);
+		e->default_hits += (uint64_t)((k < 0) & !rl);
 	}
 
 	/* pass 3: the first rate limit and everything after it */
 	for (uint32_t j = 0; j < npending; j++) {
 		uint32_t i = pending[j];
-		int k = eval_rules(e, &pk[i], rl_first, e->nrules, now, hash[i]);
+		int k = fast[i] ? eval_fast(e, &pk[i], frl_first, e->nfast, now, hash[i])
+				: eval_rules(e, &pk[i], rl_first, e->nrules, now, hash[i]);
 		decide(e, k, &verdicts[i], &who[i]);
 	}
 

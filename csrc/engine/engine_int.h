@@ -68,6 +68,33 @@ struct fg_rule {
 	char name[FG_NAME_MAX + 1];
 };
 
+/* The fast path (engine.c): a rule as it applies to a frame that fg_pkt_parse_fast accepted, i.e. untagged
+ * IPv4/UDP, not a fragment. Terms such a frame always meets (ipv4, udp, proto 17, the "any IP" of src/proto,
+ * the L4 needed by ports) are gone; rules it can never meet (ipv6, tcp, proto != 17, fragment) are left out
+ * of the list. What remains is tested in the general evaluator's order. */
+enum fg_fcheck {
+	FG_F_DPORT = 1u << 0,
+	FG_F_SPORT = 1u << 1,
+	FG_F_QTYPE = 1u << 2,
+	FG_F_SRC = 1u << 3,
+	FG_F_SUFFIX = 1u << 4,
+	FG_F_RL = 1u << 5,      /* a ratelimit rule: matches only over the rate */
+	FG_F_SUFFIX1 = 1u << 6, /* one suffix of at most FG_SUFFIX_FAST bytes: the unrolled compare below */
+};
+
+struct fg_frule {
+	uint32_t need;   /* FG_PKT_DNSQ / FG_PKT_DNSOK that must be set */
+	uint32_t checks; /* enum fg_fcheck */
+	uint32_t idx;    /* the rule's index in rules[] */
+	const uint64_t *dport_bm, *sport_bm, *qtype_bm;
+	const struct fg_prefix_set *src;
+	struct fg_rule *r;
+	/* FG_F_SUFFIX1: the suffix's words counted from the END of the name (word w: the 8 bytes ending
+	 * 8 * w bytes before it), so that one fall-through switch on s_nw compares them */
+	uint8_t s_len, s_nlabels, s_nw;
+	uint64_t s_want[4], s_fold[4], s_mask[4];
+};
+
 struct fg_engine {
 	struct fg_counters c;
 	uint64_t default_hits;
@@ -76,6 +103,10 @@ struct fg_engine {
 	uint32_t nrules;
 	uint32_t rl_first; /* index of the first ratelimit rule, nrules when none */
 	struct fg_rule *rules;
+	struct fg_frule *fast; /* the fast path's rule list (nfast entries) */
+	uint32_t nfast;
+	uint32_t fast_rl_first; /* index in fast[] of the first ratelimit rule, nfast when none */
+	uint8_t fast_off;       /* fg_engine_set_fast_path(e, 0): every frame takes the general path */
 	uint8_t verdict_of[FG_RULES_MAX + 1]; /* [0]: the default's verdict, [k + 1]: rule k's (FG_PASS/FG_DROP) */
 };
 

@@ -4,56 +4,10 @@
 
 #include <string.h>
 
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline uint64_t rd64(const uint8_t *p)
-{
-	return ((uint64_t)rd32(p) << 32) | rd32(p + 4);
-}
-
-/* DNS: header, then the first question's QNAME label by label (bounded by the payload and 255 bytes).
- * Offsets inside the name equal offsets from d + 12, so one counter walks both. */
-static inline void parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p)
-{
-	if (len < 12)
-		return;
-	uint16_t qdcount = rd16(d + 4);
-	if (qdcount == 0)
-		return;
-	const uint8_t *q = d + 12;
-	uint32_t room = len - 12, wire = 0, nl = 0;
-	for (;;) {
-		if (wire >= room)
-			return;
-		uint32_t l = q[wire];
-		if (l == 0)
-			break;
-		/* l > 63: a compression pointer (not allowed in a query's question) or a reserved label type;
-		 * the name with this label and the root must fit in 255 bytes */
-		if ((l > 63) | (wire + l + 2 > FG_QNAME_MAX))
-			return;
-		p->label_off[nl++] = (uint8_t)wire;
-		wire += l + 1;
-	}
-	wire += 1; /* the root label */
-	if (wire + 4 > room)
-		return;
-	p->qname = q;
-	p->qname_len = (uint8_t)wire;
-	p->nlabels = (uint8_t)nl;
-	p->qtype = rd16(q + wire);
-	uint8_t b2 = d[2];
-	int ok = !(b2 & 0x78) & !(b2 & 0x80) & (qdcount == 1);
-	p->flags |= FG_PKT_DNSQ | (ok ? FG_PKT_DNSOK : 0);
-}
+#define rd16 fg_rd16
+#define rd32 fg_rd32
+#define rd64 fg_rd64
+#define parse_dns fg_parse_dns
 
 /* L4 at l4 with avail bytes (bounded by the IP length). first_frag: a first fragment, whose UDP length
  * covers the whole datagram rather than this frame. */

@@ -32,7 +32,15 @@ class RuleStats:
 class Engine:
     """A compiled rule set with its counters and rate-limit tables."""
 
-    def __init__(self, text: str | bytes, *, allow_files: bool = False, base_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        text: str | bytes,
+        *,
+        allow_files: bool = False,
+        base_dir: str | None = None,
+        fast_path: bool = True,
+    ) -> None:
+        """fast_path=False: every frame through the general parser and evaluator (the fast path's tests)."""
         raw = text.encode() if isinstance(text, str) else text
         err = ffi.new("char[]", 1024)
         opts = ffi.new("struct fg_compile_opts *")
@@ -43,6 +51,7 @@ class Engine:
         if self._e == ffi.NULL:
             raise RulesError(ffi.string(err).decode())
         self._e = ffi.gc(self._e, lib.fg_engine_free)
+        lib.fg_engine_set_fast_path(self._e, 1 if fast_path else 0)
 
     def classify(self, frames: list[bytes], now_ns: int | list[int] = 0) -> tuple[list[int], list[int]]:
         """Verdicts (1 pass, 0 drop) and deciding rule indexes for frames, in bursts of BURST_MAX.

@@ -36,6 +36,7 @@ uint64_t fg_engine_ratelimit_evictions(const struct fg_engine *e);
 void fg_engine_adopt_counters(struct fg_engine *fresh, const struct fg_engine *old);
 void fg_engine_adopt_state(struct fg_engine *fresh, struct fg_engine *old);
 size_t fg_engine_stats_json(const struct fg_engine *e, char *buf, size_t len);
+int fg_engine_set_fast_path(struct fg_engine *e, int on);
 
 /* one call per batch: frames packed back to back in buf, offsets[i] .. offsets[i] + lens[i] */
 void fgpy_classify(struct fg_engine *e, const uint8_t *buf, const uint32_t *offsets, const uint32_t *lens,

@@ -308,8 +308,70 @@ static void test_prefix_sets(void)
 	fg_prefix_list_free(&l);
 }
 
+/* fg_pkt_parse_fast: accepts the plain untagged IPv4/UDP frame and nothing that needs the general parser, and
+ * for what it accepts gives every field the rules read exactly as fg_pkt_parse does (also after random byte
+ * flips and every truncation, so that lengths one off either way are covered). */
+static int same_facts(const struct fg_pkt *a, const struct fg_pkt *b)
+{
+	if (a->flags != b->flags || a->proto != b->proto || a->src4 != b->src4 || a->sport != b->sport ||
+	    a->dport != b->dport || a->qtype != b->qtype)
+		return 0;
+	if (!(a->flags & FG_PKT_DNSQ))
+		return 1;
+	return a->qname == b->qname && a->qname_len == b->qname_len && a->nlabels == b->nlabels &&
+	       memcmp(a->label_off, b->label_off, a->nlabels) == 0;
+}
+
+static void test_fast_parse(void)
+{
+	struct frame f;
+	struct fg_pkt a, b;
+	struct pkt_spec s = {.sport = 1000, .dport = 53, .qname = "www.example.com", .qtype = 28};
+	build_frame(&f, &s);
+	CHECK(fg_pkt_parse_fast(f.b, f.len, 1, &a) == 1);
+	fg_pkt_parse(f.b, f.len, 1, &b);
+	CHECK(same_facts(&a, &b) && (a.flags & FG_PKT_DNSOK));
+	CHECK(fg_pkt_parse_fast(f.b, f.len, 0, &a) == 1 && !(a.flags & FG_PKT_DNSQ));
+	/* what the general parser must see: a VLAN tag, IPv6, options, fragments (first or not), TCP */
+	struct pkt_spec others[] = {
+		{.vlans = 1, .qname = "a.example"}, {.v6 = 1, .src = "2001:db8::1", .qname = "a.example"},
+		{.ip_opts = 4, .qname = "a.example"}, {.frag = 0x2000, .qname = "a.example"},
+		{.frag = 0x0010, .qname = "a.example"}, {.proto = 6, .dport = 53},
+	};
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		build_frame(&f, &others[i]);
+		CHECK(fg_pkt_parse_fast(f.b, f.len, 1, &a) == 0);
+	}
+	s.frag = 0x4000; /* DF alone is no fragment */
+	build_frame(&f, &s);
+	CHECK(fg_pkt_parse_fast(f.b, f.len, 1, &a) == 1);
+	s.frag = 0;
+	/* random flips of the header and question bytes, each at every length */
+	uint64_t x = 0x243F6A8885A308D3ull;
+	uint32_t accepted = 0, agreed = 0;
+	for (int round = 0; round < 3000; round++) {
+		build_frame(&f, &s);
+		for (int k = 0; k < 2; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			f.b[12 + (x >> 8) % (f.len - 12)] = (uint8_t)x;
+		}
+		for (uint32_t n = round % 50 ? f.len : 0; n <= f.len; n++) {
+			uint8_t *copy = malloc(n ? n : 1);
+			memcpy(copy, f.b, n);
+			if (fg_pkt_parse_fast(copy, n, 1, &a)) {
+				accepted++;
+				fg_pkt_parse(copy, n, 1, &b);
+				agreed += same_facts(&a, &b);
+			}
+			free(copy);
+		}
+	}
+	CHECK(accepted > 1000 && agreed == accepted);
+}
+
 void test_parse(void)
 {
+	test_fast_parse();
 	test_l2_l3();
 	test_fragments();
 	test_ipv6();
