@@ -123,6 +123,7 @@ def test_irq_affinity_irqbalance_scenario_bans_and_unbans_a_real_irq() -> None:
     assert ban, out[-4000:]
     assert f"irq_affinity: after restored IRQ {irq} smp_affinity_list {before} as before" in out
     assert "/etc/default/irqbalance byte for byte as before" in out
+    assert "irq_affinity: a second restored (no record) kept /etc/default/irqbalance" in out
     print(
         f"role scenario irq_affinity/irqbalance: {took:.1f} s; IRQ {irq} {entry['name']} banned and unbanned"
     )
