@@ -1,0 +1,189 @@
+#!/usr/bin/python
+"""Ansible module floodgate_host_facts: in one call, everything a floodgate step reads on a host before it acts."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: floodgate_host_facts
+short_description: Read a host's floodgate state, snapshot, online CPUs and one NIC's nic_facts in one call
+description:
+  - Reads, without changing anything, what the pre-flight, the snapshot and the restore need before they act,
+    so that each of them costs one remote call per host instead of one per item (on a fleet, every task is
+    paid once per host on the controller).
+  - The mitigation state (C(STATE_DIR/state.json)), the interface to work on (I(interface), or the one the
+    state names when I(interface) is empty), whether that interface exists (C(/sys/class/net/IF)), the
+    host's snapshot of it (C(STATE_DIR/snapshot-IF.json)), the online CPUs (C(/sys/devices/system/cpu/online))
+    and, when the interface exists and I(gather_nic) is true, the same C(nic) and C(restorable) as
+    M(nic_facts).
+  - A missing interface is reported (C(exists) false, C(nic) null), not a failure, so that the caller can
+    refuse with its own message; a missing or unreadable state or snapshot file reads as empty.
+  - Fails, with a message that says what to do, when ethtool is missing or its output cannot be read.
+version_added: "0.2.0"
+author: floodgate
+options:
+  interface:
+    description: Interface name, as in C(ip link). Empty means the interface recorded in C(state.json).
+    type: str
+    default: ""
+  state_dir:
+    description: Host directory of floodgate's C(state.json) and C(snapshot-IF.json).
+    type: path
+    default: /var/lib/floodgate
+  gather_nic:
+    description: Read the interface with ethtool (as M(nic_facts) does) when it exists.
+    type: bool
+    default: true
+  ethtool_path:
+    description: Path of the ethtool binary. Default is C(ethtool) from PATH, C(/usr/sbin) or C(/sbin).
+    type: str
+notes:
+  - Supports check mode (it never changes anything).
+seealso:
+  - module: nic_facts
+  - module: floodgate_record
+"""
+
+EXAMPLES = r"""
+- name: Read what the pre-flight checks
+  floodgate_host_facts:
+    interface: eth3
+  register: host
+
+- name: Refuse an unknown interface
+  ansible.builtin.fail:
+    msg: eth3 does not exist
+  when: not host.exists
+
+- name: Undo whatever state.json says was mitigated (no interface given)
+  floodgate_host_facts:
+    state_dir: /var/lib/floodgate
+  register: restore
+"""
+
+RETURN = r"""
+interface:
+  description: The interface read (I(interface), or the state's when I(interface) is empty; empty when neither).
+  returned: always
+  type: str
+  sample: eth3
+exists:
+  description: Whether C(/sys/class/net/INTERFACE) exists.
+  returned: always
+  type: bool
+state:
+  description: The content of C(state.json) (status, interface, queue, backend, cpu, flows, snapshot), or {}.
+  returned: always
+  type: dict
+  sample: {"status": "active", "interface": "eth3", "queue": 4, "backend": "netmap"}
+snapshot:
+  description: The content of C(snapshot-INTERFACE.json) (format, host, interface, nic, restorable), or {}.
+  returned: always
+  type: dict
+cpus_online:
+  description: The host's online CPUs, from C(/sys/devices/system/cpu/online).
+  returned: always
+  type: list
+  elements: int
+  sample: [0, 1, 2, 3]
+nproc:
+  description: The number of online CPUs (C(getconf _NPROCESSORS_ONLN)).
+  returned: always
+  type: int
+  sample: 4
+nic:
+  description: As M(nic_facts) returns it; null when the interface does not exist or I(gather_nic) is false.
+  returned: always
+  type: dict
+restorable:
+  description: As M(nic_facts) returns it; null when C(nic) is.
+  returned: always
+  type: dict
+"""
+
+import json
+import os
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.floodgate.ethtool_cmd import EthtoolError
+from ansible.module_utils.floodgate.nic_errors import fail, find_ethtool
+from ansible.module_utils.floodgate.snapshot import gather, restorable
+
+
+def read_json(path: str) -> dict[str, Any]:
+    """A JSON object from `path`, or {} when the file is missing, unreadable or not an object."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """A kernel CPU list ("0-3,8,10-11") as numbers; malformed parts are ignored."""
+    cpus: list[int] = []
+    for part in text.strip().split(","):
+        low, _, high = part.partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            cpus.extend(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def online_cpus(root: str = "/") -> list[int]:
+    try:
+        with open(os.path.join(root, "sys/devices/system/cpu/online"), encoding="ascii") as f:
+            return parse_cpu_list(f.read())
+    except OSError:
+        return list(range(os.sysconf("SC_NPROCESSORS_ONLN")))
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "interface": {"type": "str", "default": ""},
+            "state_dir": {"type": "path", "default": "/var/lib/floodgate"},
+            "gather_nic": {"type": "bool", "default": True},
+            "ethtool_path": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    state_dir: str = module.params["state_dir"]
+    state = read_json(os.path.join(state_dir, "state.json"))
+    iface: str = module.params["interface"] or str(state.get("interface") or "")
+    if "/" in iface or iface in (".", ".."):
+        module.fail_json(msg=f"interface '{iface}' is not an interface name. Nothing was changed.")
+    exists = bool(iface) and os.path.isdir(f"/sys/class/net/{iface}")
+    snapshot = read_json(os.path.join(state_dir, f"snapshot-{iface}.json")) if iface else {}
+    cpus = online_cpus()
+    nic: dict[str, Any] | None = None
+    if exists and module.params["gather_nic"]:
+        ethtool = find_ethtool(module, module.params["ethtool_path"])
+        try:
+            nic = gather(module, ethtool, iface)
+        except EthtoolError as err:
+            fail(module, err, interface=iface)
+            return
+        except ValueError as err:  # a parser met output it does not understand: say which, change nothing
+            module.fail_json(
+                msg=f"{iface}: cannot read ethtool output ({err}); report this with the output of "
+                f"'{ethtool} -i/-l/-k/-x/-n {iface}'. Nothing was changed.",
+                interface=iface,
+            )
+            return
+    module.exit_json(
+        changed=False,
+        interface=iface,
+        exists=exists,
+        state=state,
+        snapshot=snapshot,
+        cpus_online=cpus,
+        nproc=len(cpus),
+        nic=nic,
+        restorable=restorable(nic) if nic is not None else None,
+    )
+
+
+if __name__ == "__main__":
+    main()
