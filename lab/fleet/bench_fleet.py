@@ -27,6 +27,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -60,7 +61,9 @@ DEFAULTS_ENV = {
     "ANSIBLE_TIMEOUT": "10",
 }
 MODES = ("project", "pipelining", "defaults")
-RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+RECAP = re.compile(
+    r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M
+)
 
 
 def lab_up(edges: int, connection: str) -> float:
@@ -150,8 +153,14 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection
     # the rest of the machine's two cores went to the edges (sshd, Python, ethtool, systemd, receivers).
     controller_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     (run_dir / "ansible.log").write_text(p.stdout + p.stderr)
+    # Tasks a host went through (ok includes changed; skipped ones cost the controller nearly as much).
     recap = {
-        m[0]: {"changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
+        m[0]: {
+            "changed": int(m[2]),
+            "unreachable": int(m[3]),
+            "failed": int(m[4]),
+            "tasks": int(m[1]) + int(m[4]) + int(m[5]),
+        }
         for m in RECAP.findall(p.stdout)
     }
     results: dict[str, int] = {}
@@ -164,6 +173,8 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection
         "rc": p.returncode,
         "changed_hosts": sum(1 for r in edge_recap.values() if r["changed"]),
         "failed_hosts": sum(1 for r in edge_recap.values() if r["failed"] or r["unreachable"]),
+        # median: the first host also runs the run_once tasks (folders, build, summary)
+        "tasks_per_host": statistics.median_low([r["tasks"] for r in edge_recap.values()] or [0]),
         "results": results,
         "log": str(run_dir / "ansible.log"),
     }
@@ -222,7 +233,8 @@ def main() -> int:
                 (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")  # kept if interrupted
                 print(
                     f"bench-fleet: {n:3d} edges {mode:10s} {step:10s} {r['wall']:7.1f} s (controller CPU {r['controller_cpu']} s) rc={r['rc']} "
-                    f"changed_hosts={r['changed_hosts']} failed_hosts={r['failed_hosts']} {r['results']} "
+                    f"changed_hosts={r['changed_hosts']} failed_hosts={r['failed_hosts']} tasks/host={r['tasks_per_host']} "
+                    f"{r['results']} "
                     f"load {load_before:.1f} -> {r['load']:.1f}",
                     file=sys.stderr,
                     flush=True,
