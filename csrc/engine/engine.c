@@ -12,49 +12,57 @@
 
 #define PREFETCH_AHEAD 8 /* frames ahead; spread one per packet (a burst's worth at once gains nothing) */
 
-/* The fast path's rule list: every rule as it applies to an untagged, unfragmented IPv4/UDP frame (see
- * struct fg_frule). Built once at compile time; the packet path only reads it. 0, or -1 out of memory. */
+/* The fast path's rule lists: every rule as it applies to an untagged, unfragmented IPv4/UDP frame (see
+ * struct fg_frule), one list per state of the frame's DNS flags (no question, a question, a valid query), so
+ * that a rule whose DNS terms the frame fails is not even visited. Built once at compile time; the packet
+ * path only reads them. 0, or -1 out of memory. */
 static int fast_plan_build(struct fg_engine *e)
 {
-	e->fast = calloc(e->nrules ? e->nrules : 1, sizeof(*e->fast));
-	if (!e->fast)
-		return -1;
-	e->nfast = 0;
-	e->fast_rl_first = UINT32_MAX;
-	for (uint32_t i = 0; i < e->nrules; i++) {
-		struct fg_rule *r = &e->rules[i];
-		uint32_t t = r->terms;
-		if ((t & (FG_T_IPV6 | FG_T_FRAG)) || ((t & FG_T_PROTO) && r->proto != 17))
-			continue; /* never true of such a frame */
-		struct fg_frule *f = &e->fast[e->nfast];
-		f->need = ((t & FG_T_DNS_ANY) ? FG_PKT_DNSQ : 0) | ((t & FG_T_DNSVALID) ? FG_PKT_DNSOK : 0);
-		f->checks = ((t & FG_T_DPORT) ? FG_F_DPORT : 0) | ((t & FG_T_SPORT) ? FG_F_SPORT : 0) |
-			    ((t & FG_T_QTYPE) ? FG_F_QTYPE : 0) | ((t & FG_T_SRC) ? FG_F_SRC : 0) |
-			    ((t & FG_T_SUFFIX) ? FG_F_SUFFIX : 0) | (r->action == FG_ACT_RATELIMIT ? FG_F_RL : 0);
-		f->idx = i;
-		f->dport_bm = r->dport_bm;
-		f->sport_bm = r->sport_bm;
-		f->qtype_bm = r->qtype_bm;
-		f->src = r->src;
-		f->r = r;
-		if ((t & FG_T_SUFFIX) && r->nsuffixes == 1 && r->suffixes[0].nw) {
-			const struct fg_suffix *sx = &r->suffixes[0];
-			f->checks = (f->checks & ~FG_F_SUFFIX) | FG_F_SUFFIX1;
-			f->s_len = sx->len;
-			f->s_nlabels = sx->nlabels;
-			f->s_nw = sx->nw;
-			for (uint32_t j = 0; j < sx->nw; j++) {
-				f->s_want[sx->nw - 1 - j] = sx->want[j];
-				f->s_fold[sx->nw - 1 - j] = sx->fold[j];
-				f->s_mask[sx->nw - 1 - j] = sx->mask[j];
+	_Static_assert(FG_PKT_DNSOK == FG_PKT_DNSQ << 1, "fast list index: (flags / FG_PKT_DNSQ) & 3");
+	for (uint32_t st = 0; st < 4; st++) {
+		struct fg_flist *l = &e->flist[st];
+		uint32_t have = ((st & 1) ? FG_PKT_DNSQ : 0) | ((st & 2) ? FG_PKT_DNSOK : 0);
+		l->r = calloc(e->nrules ? e->nrules : 1, sizeof(*l->r));
+		if (!l->r)
+			return -1;
+		l->n = 0;
+		l->rl_first = UINT32_MAX;
+		for (uint32_t i = 0; i < e->nrules; i++) {
+			struct fg_rule *r = &e->rules[i];
+			uint32_t t = r->terms;
+			uint32_t need = ((t & FG_T_DNS_ANY) ? FG_PKT_DNSQ : 0) | ((t & FG_T_DNSVALID) ? FG_PKT_DNSOK : 0);
+			if ((t & (FG_T_IPV6 | FG_T_FRAG)) || ((t & FG_T_PROTO) && r->proto != 17) || (need & ~have))
+				continue; /* never true of such a frame */
+			struct fg_frule *f = &l->r[l->n];
+			f->checks = ((t & FG_T_DPORT) ? FG_F_DPORT : 0) | ((t & FG_T_SPORT) ? FG_F_SPORT : 0) |
+				    ((t & FG_T_QTYPE) ? FG_F_QTYPE : 0) | ((t & FG_T_SRC) ? FG_F_SRC : 0) |
+				    ((t & FG_T_SUFFIX) ? FG_F_SUFFIX : 0) |
+				    (r->action == FG_ACT_RATELIMIT ? FG_F_RL : 0);
+			f->idx = i;
+			f->dport_bm = r->dport_bm;
+			f->sport_bm = r->sport_bm;
+			f->qtype_bm = r->qtype_bm;
+			f->src = r->src;
+			f->r = r;
+			if ((t & FG_T_SUFFIX) && r->nsuffixes == 1 && r->suffixes[0].nw) {
+				const struct fg_suffix *sx = &r->suffixes[0];
+				f->checks = (f->checks & ~FG_F_SUFFIX) | FG_F_SUFFIX1;
+				f->s_len = sx->len;
+				f->s_nlabels = sx->nlabels;
+				f->s_nw = sx->nw;
+				for (uint32_t j = 0; j < sx->nw; j++) {
+					f->s_want[sx->nw - 1 - j] = sx->want[j];
+					f->s_fold[sx->nw - 1 - j] = sx->fold[j];
+					f->s_mask[sx->nw - 1 - j] = sx->mask[j];
+				}
 			}
+			if (r->action == FG_ACT_RATELIMIT && l->rl_first == UINT32_MAX)
+				l->rl_first = l->n;
+			l->n++;
 		}
-		if (r->action == FG_ACT_RATELIMIT && e->fast_rl_first == UINT32_MAX)
-			e->fast_rl_first = e->nfast;
-		e->nfast++;
+		if (l->rl_first == UINT32_MAX)
+			l->rl_first = l->n;
 	}
-	if (e->fast_rl_first == UINT32_MAX)
-		e->fast_rl_first = e->nfast;
 	return 0;
 }
 
@@ -105,7 +113,8 @@ void fg_engine_free(struct fg_engine *e)
 		for (uint32_t i = 0; i < e->nrules; i++)
 			fg_rule_free(&e->rules[i]);
 	free(e->rules);
-	free(e->fast);
+	for (int st = 0; st < 4; st++)
+		free(e->flist[st].r);
 	free(e);
 }
 
@@ -218,13 +227,6 @@ static inline __attribute__((always_inline)) int eval_rules(struct fg_engine *e,
 	return -1;
 }
 
-static inline void decide(struct fg_engine *e, int k, uint8_t *v, uint16_t *who)
-{
-	/* verdict_of[0] is the default's, verdict_of[k + 1] rule k's: a table, not a branch */
-	*v = e->verdict_of[k + 1];
-	*who = k < 0 ? FG_DECIDED_DEFAULT : (uint16_t)k;
-	e->default_hits += k < 0;
-}
 
 /* suffix_match1 for the fast path's one-suffix rules (FG_F_SUFFIX1): the same test, unrolled. */
 static inline __attribute__((always_inline)) int suffix1_fast(const struct fg_frule *f, const struct fg_pkt *p)
@@ -252,39 +254,78 @@ static inline __attribute__((always_inline)) int suffix1_fast(const struct fg_fr
 	return diff == 0;
 }
 
-/* The fast path's rules [from, to) for a frame fg_pkt_parse_fast accepted (struct fg_frule): the deciding
+/* Rules [from, to) of the fast list l for a frame fg_pkt_parse_fast accepted (struct fg_frule): the deciding
  * rule's index in rules[], or -1 when none decided. hash: fg_rl_hash of the source's key, which is all a
  * ratelimit rule's table needs (the same key, so the same hash, for every ratelimit rule). */
-static inline __attribute__((always_inline)) int eval_fast(struct fg_engine *e, const struct fg_pkt *p,
+static inline __attribute__((always_inline)) int eval_fast(const struct fg_flist *l, const struct fg_pkt *p,
 							   uint32_t from, uint32_t to, uint64_t now, uint64_t hash)
 {
 	for (uint32_t k = from; k < to; k++) {
-		const struct fg_frule *f = &e->fast[k];
-		if ((p->flags & f->need) != f->need)
-			continue;
+		const struct fg_frule *f = &l->r[k];
+		/* the common shapes of a rule get their checks as straight code (one jump on the shape instead of
+		 * a test per possible check); any other shape takes the full chain */
+#define DPORT_OK fg_bm_test(f->dport_bm, p->dport)
+#define QTYPE_OK fg_bm_test(f->qtype_bm, p->qtype)
+#define SRC_OK fg_prefix_set_has4(f->src, p->src4)
+#define OVER_RATE !fg_rl_conform(&f->r->rl, fg_rl_key4(p->src4), hash, now)
 		uint32_t c = f->checks;
-		if ((c & FG_F_DPORT) && !fg_bm_test(f->dport_bm, p->dport))
-			continue;
-		if ((c & FG_F_SPORT) && !fg_bm_test(f->sport_bm, p->sport))
-			continue;
-		if ((c & FG_F_QTYPE) && !fg_bm_test(f->qtype_bm, p->qtype))
-			continue;
-		if ((c & FG_F_SRC) && !fg_prefix_set_has4(f->src, p->src4))
-			continue;
-		if ((c & FG_F_SUFFIX1) && !suffix1_fast(f, p))
-			continue;
-		if ((c & FG_F_SUFFIX) && !suffix_match(f->r, p))
-			continue;
-		if ((c & FG_F_RL) && fg_rl_conform(&f->r->rl, fg_rl_key4(p->src4), hash, now))
-			continue; /* within its rate: the following rules decide */
+		switch (c) {
+		case 0:
+			break;
+		case FG_F_RL:
+			if (!OVER_RATE)
+				continue; /* within its rate: the following rules decide */
+			break;
+		case FG_F_SUFFIX1:
+			if (!suffix1_fast(f, p))
+				continue;
+			break;
+		case FG_F_DPORT:
+			if (!DPORT_OK)
+				continue;
+			break;
+		case FG_F_DPORT | FG_F_SRC:
+			if (!DPORT_OK || !SRC_OK)
+				continue;
+			break;
+		case FG_F_DPORT | FG_F_QTYPE:
+			if (!DPORT_OK || !QTYPE_OK)
+				continue;
+			break;
+		case FG_F_SRC:
+			if (!SRC_OK)
+				continue;
+			break;
+		default:
+			if ((c & FG_F_DPORT) && !DPORT_OK)
+				continue;
+			if ((c & FG_F_SPORT) && !fg_bm_test(f->sport_bm, p->sport))
+				continue;
+			if ((c & FG_F_QTYPE) && !QTYPE_OK)
+				continue;
+			if ((c & FG_F_SRC) && !SRC_OK)
+				continue;
+			if ((c & FG_F_SUFFIX1) && !suffix1_fast(f, p))
+				continue;
+			if ((c & FG_F_SUFFIX) && !suffix_match(f->r, p))
+				continue;
+			if ((c & FG_F_RL) && !OVER_RATE)
+				continue;
+		}
+#undef DPORT_OK
+#undef QTYPE_OK
+#undef SRC_OK
+#undef OVER_RATE
 		f->r->hits++;
 		return (int)f->idx;
 	}
 	return -1;
 }
 
-static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens, uint32_t n,
-			   uint64_t now, uint8_t *verdicts, uint16_t *decided)
+/* decided: NULL, or where the deciding rules go; the compiler makes one copy with and one without. */
+static inline __attribute__((always_inline)) void classify_burst(struct fg_engine *e, const uint8_t *const *frames,
+								  const uint32_t *lens, uint32_t n, uint64_t now,
+								  uint8_t *verdicts, uint16_t *decided)
 {
 	struct fg_pkt pk[FG_BURST_MAX];
 	uint64_t hash[FG_BURST_MAX];
@@ -294,10 +335,9 @@ static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, co
 	uint32_t npending = 0;
 	const int want_dns = e->want_dns;
 	const int fast_on = !e->fast_off;
-	const uint32_t rl_first = e->rl_first, frl_first = e->fast_rl_first;
+	const uint32_t rl_first = e->rl_first;
 	struct fg_rl *rl0 = rl_first < e->nrules ? &e->rules[rl_first].rl : NULL;
-	struct fg_rl *frl0 = frl_first < e->nfast ? &e->fast[frl_first].r->rl : NULL;
-	const int have_rl = rl0 != NULL, have_frl = frl0 != NULL;
+	const int have_rl = rl0 != NULL;
 
 	/* pass 1: parse, prefetching frames a few ahead (the burst's first few up front) */
 	for (uint32_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
@@ -315,24 +355,26 @@ static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, co
 
 	/* pass 2: the rules before the first rate limit; frames they leave undecided fetch their bucket now,
 	 * so the table's cache misses of the whole burst overlap before pass 3 needs them */
-	uint64_t malformed = 0;
+	uint64_t malformed = 0, default_hits = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct fg_pkt *p = &pk[i];
 		int k, undecided, rl;
 		const void *addr = &e->c; /* decided frames prefetch a cache-hot dummy (no branch on k) */
 		if (fast[i]) {
-			k = eval_fast(e, p, 0, frl_first, now, 0);
-			rl = have_frl;
+			const struct fg_flist *l = &e->flist[(p->flags / FG_PKT_DNSQ) & 3];
+			k = eval_fast(l, p, 0, l->rl_first, now, 0);
+			rl = l->rl_first < l->n;
 			undecided = (k < 0) & rl;
 			if (rl) {
 				hash[i] = fg_rl_hash(fg_rl_key4(p->src4));
-				addr = undecided ? (const void *)fg_rl_set(frl0, hash[i]) : addr;
+				addr = undecided ? (const void *)fg_rl_set(&l->r[l->rl_first].r->rl, hash[i]) : addr;
 			}
 		} else {
 			if (p->flags & FG_PKT_MALFORMED) {
 				malformed++;
 				verdicts[i] = FG_DROP;
-				who[i] = FG_DECIDED_MALFORMED;
+				if (decided)
+					who[i] = FG_DECIDED_MALFORMED;
 				continue;
 			}
 			k = eval_rules(e, p, 0, rl_first, now, 0);
@@ -349,16 +391,21 @@ static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, co
 		pending[npending] = (uint8_t)i;
 		npending += (uint32_t)undecided;
 		verdicts[i] = e->verdict_of[k + 1];
-		who[i] = k < 0 ? FG_DECIDED_DEFAULT : (uint16_t)k;
-		e->default_hits += (uint64_t)((k < 0) & !rl);
+		if (decided)
+			who[i] = k < 0 ? FG_DECIDED_DEFAULT : (uint16_t)k;
+		default_hits += (uint64_t)((k < 0) & !rl);
 	}
 
 	/* pass 3: the first rate limit and everything after it */
 	for (uint32_t j = 0; j < npending; j++) {
 		uint32_t i = pending[j];
-		int k = fast[i] ? eval_fast(e, &pk[i], frl_first, e->nfast, now, hash[i])
+		const struct fg_flist *l = &e->flist[(pk[i].flags / FG_PKT_DNSQ) & 3];
+		int k = fast[i] ? eval_fast(l, &pk[i], l->rl_first, l->n, now, hash[i])
 				: eval_rules(e, &pk[i], rl_first, e->nrules, now, hash[i]);
-		decide(e, k, &verdicts[i], &who[i]);
+		verdicts[i] = e->verdict_of[k + 1];
+		if (decided)
+			who[i] = k < 0 ? FG_DECIDED_DEFAULT : (uint16_t)k;
+		default_hits += (uint64_t)(k < 0);
 	}
 
 	uint64_t passed = 0;
@@ -370,6 +417,7 @@ static void classify_burst(struct fg_engine *e, const uint8_t *const *frames, co
 	e->c.passed += passed;
 	e->c.dropped += n - passed;
 	e->c.malformed += malformed;
+	e->default_hits += default_hits;
 }
 
 void fg_engine_classify_explain(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens,
@@ -378,7 +426,10 @@ void fg_engine_classify_explain(struct fg_engine *e, const uint8_t *const *frame
 	/* more than a burst is accepted and cut into bursts, so a caller's mistake never overflows pk[] */
 	for (uint32_t off = 0; off < n; off += FG_BURST_MAX) {
 		uint32_t m = n - off < FG_BURST_MAX ? n - off : FG_BURST_MAX;
-		classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, decided ? decided + off : NULL);
+		if (decided)
+			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, decided + off);
+		else
+			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, NULL);
 	}
 }
 

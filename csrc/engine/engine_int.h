@@ -71,7 +71,8 @@ struct fg_rule {
 /* The fast path (engine.c): a rule as it applies to a frame that fg_pkt_parse_fast accepted, i.e. untagged
  * IPv4/UDP, not a fragment. Terms such a frame always meets (ipv4, udp, proto 17, the "any IP" of src/proto,
  * the L4 needed by ports) are gone; rules it can never meet (ipv6, tcp, proto != 17, fragment) are left out
- * of the list. What remains is tested in the general evaluator's order. */
+ * of the list, and so are rules whose DNS terms the frame's DNS flags fail (one list per flag state). What
+ * remains is tested in the general evaluator's order. */
 enum fg_fcheck {
 	FG_F_DPORT = 1u << 0,
 	FG_F_SPORT = 1u << 1,
@@ -83,7 +84,6 @@ enum fg_fcheck {
 };
 
 struct fg_frule {
-	uint32_t need;   /* FG_PKT_DNSQ / FG_PKT_DNSOK that must be set */
 	uint32_t checks; /* enum fg_fcheck */
 	uint32_t idx;    /* the rule's index in rules[] */
 	const uint64_t *dport_bm, *sport_bm, *qtype_bm;
@@ -103,9 +103,13 @@ struct fg_engine {
 	uint32_t nrules;
 	uint32_t rl_first; /* index of the first ratelimit rule, nrules when none */
 	struct fg_rule *rules;
-	struct fg_frule *fast; /* the fast path's rule list (nfast entries) */
-	uint32_t nfast;
-	uint32_t fast_rl_first; /* index in fast[] of the first ratelimit rule, nfast when none */
+	/* the fast path's rule lists, indexed by (flags / FG_PKT_DNSQ) & 3: the rules a frame with those DNS
+	 * flags can still match (their DNS terms hold) */
+	struct fg_flist {
+		struct fg_frule *r;
+		uint32_t n;
+		uint32_t rl_first; /* index in r[] of the first ratelimit rule, n when none */
+	} flist[4];
 	uint8_t fast_off;       /* fg_engine_set_fast_path(e, 0): every frame takes the general path */
 	uint8_t verdict_of[FG_RULES_MAX + 1]; /* [0]: the default's verdict, [k + 1]: rule k's (FG_PASS/FG_DROP) */
 };

@@ -57,7 +57,7 @@ static inline uint64_t fg_rd64(const uint8_t *p)
 /* DNS: header, then the first question's QNAME label by label (bounded by the payload and 255 bytes).
  * Offsets inside the name equal offsets from d + 12, so one counter walks both. Shared by fg_pkt_parse and
  * the fast path below, so both see a question the same way. */
-static inline void fg_parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p)
+static inline __attribute__((always_inline)) void fg_parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p)
 {
 	if (len < 12)
 		return;
@@ -66,17 +66,21 @@ static inline void fg_parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p
 		return;
 	const uint8_t *q = d + 12;
 	uint32_t room = len - 12, wire = 0, nl = 0;
+	/* the name with its root must fit in 255 bytes: a label ending at 255 or beyond leaves no room for the
+	 * root, and the next length read stops there, as it does at the payload's end */
+	uint32_t lim = room < FG_QNAME_MAX ? room : FG_QNAME_MAX;
 	for (;;) {
-		if (wire >= room)
+		if (wire >= lim)
 			return;
 		uint32_t l = q[wire];
-		if (l == 0)
+		/* 0: the root; l > 63: a compression pointer (not allowed in a query's question) or a reserved
+		 * label type. One unsigned compare sorts out both from the usual 1-63 */
+		if (l - 1u > 62u) {
+			if (l)
+				return;
 			break;
-		/* l > 63: a compression pointer (not allowed in a query's question) or a reserved label type;
-		 * the name with this label and the root must fit in 255 bytes */
-		if ((l > 63) | (wire + l + 2 > FG_QNAME_MAX))
-			return;
-		p->label_off[nl++] = (uint8_t)wire;
+		}
+		p->label_off[nl++] = (uint8_t)wire; /* wire < 255 and labels >= 2 bytes: nl < 128 */
 		wire += l + 1;
 	}
 	wire += 1; /* the root label */
@@ -96,7 +100,7 @@ static inline void fg_parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p
  * it fills p exactly as fg_pkt_parse would (flags IPV4 | L4 [| DNSQ | DNSOK], proto 17, src4, ports, the
  * question) and returns 1; for anything else (VLAN, IPv6, options, fragments, TCP, a length that
  * fg_pkt_parse would call malformed) it returns 0 and leaves the frame to fg_pkt_parse. */
-static inline int fg_pkt_parse_fast(const uint8_t *f, uint32_t len, int want_dns, struct fg_pkt *p)
+static inline __attribute__((always_inline)) int fg_pkt_parse_fast(const uint8_t *f, uint32_t len, int want_dns, struct fg_pkt *p)
 {
 	if (len < 14 + 20 + 8)
 		return 0;
