@@ -1,7 +1,11 @@
 /* The classifier: compile (rules_parse.c), then classify bursts in two passes:
- * 1. parse every frame into struct fg_pkt, prefetching the frame a few ahead and, for rate limits, the
- *    source's table set, so that by pass 2 the cache misses of the whole burst have overlapped;
- * 2. evaluate the rules in order for each frame (first match wins; ratelimit decides only over-rate frames).
+ * 1. parse every frame into struct fg_pkt (prefetching the frame a few ahead) and evaluate the rules before
+ *    the first rate limit; undecided frames prefetch their rate-limit table set, so that by pass 2 the cache
+ *    misses of the whole burst have overlapped;
+ * 2. the first rate limit and the rules after it for the undecided frames (first match wins; ratelimit
+ *    decides only over-rate frames).
+ * Frames of the usual flood shape take the fast path (fg_pkt_parse_fast, eval_fast), all others the general
+ * parser and evaluator, frame by frame in the same burst.
  * No allocation, no syscalls, no locks: one engine per packet loop. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,60 +266,23 @@ static inline __attribute__((always_inline)) int eval_fast(const struct fg_flist
 {
 	for (uint32_t k = from; k < to; k++) {
 		const struct fg_frule *f = &l->r[k];
-		/* the common shapes of a rule get their checks as straight code (one jump on the shape instead of
-		 * a test per possible check); any other shape takes the full chain */
-#define DPORT_OK fg_bm_test(f->dport_bm, p->dport)
-#define QTYPE_OK fg_bm_test(f->qtype_bm, p->qtype)
-#define SRC_OK fg_prefix_set_has4(f->src, p->src4)
-#define OVER_RATE !fg_rl_conform(&f->r->rl, fg_rl_key4(p->src4), hash, now)
+		/* tests per possible check, not a jump on the rule's shape: a switch over the common shapes ran
+		 * 13 instructions per frame fewer and 2-4% slower (its indirect jump mispredicts) */
 		uint32_t c = f->checks;
-		switch (c) {
-		case 0:
-			break;
-		case FG_F_RL:
-			if (!OVER_RATE)
-				continue; /* within its rate: the following rules decide */
-			break;
-		case FG_F_SUFFIX1:
-			if (!suffix1_fast(f, p))
-				continue;
-			break;
-		case FG_F_DPORT:
-			if (!DPORT_OK)
-				continue;
-			break;
-		case FG_F_DPORT | FG_F_SRC:
-			if (!DPORT_OK || !SRC_OK)
-				continue;
-			break;
-		case FG_F_DPORT | FG_F_QTYPE:
-			if (!DPORT_OK || !QTYPE_OK)
-				continue;
-			break;
-		case FG_F_SRC:
-			if (!SRC_OK)
-				continue;
-			break;
-		default:
-			if ((c & FG_F_DPORT) && !DPORT_OK)
-				continue;
-			if ((c & FG_F_SPORT) && !fg_bm_test(f->sport_bm, p->sport))
-				continue;
-			if ((c & FG_F_QTYPE) && !QTYPE_OK)
-				continue;
-			if ((c & FG_F_SRC) && !SRC_OK)
-				continue;
-			if ((c & FG_F_SUFFIX1) && !suffix1_fast(f, p))
-				continue;
-			if ((c & FG_F_SUFFIX) && !suffix_match(f->r, p))
-				continue;
-			if ((c & FG_F_RL) && !OVER_RATE)
-				continue;
-		}
-#undef DPORT_OK
-#undef QTYPE_OK
-#undef SRC_OK
-#undef OVER_RATE
+		if ((c & FG_F_DPORT) && !fg_bm_test(f->dport_bm, p->dport))
+			continue;
+		if ((c & FG_F_SPORT) && !fg_bm_test(f->sport_bm, p->sport))
+			continue;
+		if ((c & FG_F_QTYPE) && !fg_bm_test(f->qtype_bm, p->qtype))
+			continue;
+		if ((c & FG_F_SRC) && !fg_prefix_set_has4(f->src, p->src4))
+			continue;
+		if ((c & FG_F_SUFFIX1) && !suffix1_fast(f, p))
+			continue;
+		if ((c & FG_F_SUFFIX) && !suffix_match(f->r, p))
+			continue;
+		if ((c & FG_F_RL) && fg_rl_conform(&f->r->rl, fg_rl_key4(p->src4), hash, now))
+			continue; /* within its rate: the following rules decide */
 		f->r->hits++;
 		return (int)f->idx;
 	}
@@ -330,7 +297,7 @@ static inline __attribute__((always_inline)) void classify_burst(struct fg_engin
 	struct fg_pkt pk[FG_BURST_MAX];
 	uint64_t hash[FG_BURST_MAX];
 	uint8_t pending[FG_BURST_MAX];
-	uint8_t fast[FG_BURST_MAX]; /* 1: frame i took the fast path */
+	const struct fg_flist *fl[FG_BURST_MAX]; /* the fast list frame i took, NULL: the general path */
 	uint16_t who[FG_BURST_MAX];
 	uint32_t npending = 0;
 	const int want_dns = e->want_dns;
@@ -339,29 +306,24 @@ static inline __attribute__((always_inline)) void classify_burst(struct fg_engin
 	struct fg_rl *rl0 = rl_first < e->nrules ? &e->rules[rl_first].rl : NULL;
 	const int have_rl = rl0 != NULL;
 
-	/* pass 1: parse, prefetching frames a few ahead (the burst's first few up front) */
+	/* pass 1: parse each frame (prefetching the frame 8 ahead; the burst's first few up front) and evaluate
+	 * the rules before the first rate limit; frames they leave undecided fetch their bucket now, so that
+	 * the table's cache misses of the whole burst overlap before pass 2 needs them */
 	for (uint32_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
 		__builtin_prefetch(frames[i], 0, 0);
+	uint64_t malformed = 0, default_hits = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		if (i + PREFETCH_AHEAD < n) {
 			const uint8_t *nx = frames[i + PREFETCH_AHEAD];
 			__builtin_prefetch(nx, 0, 0);
 			__builtin_prefetch(nx + 64, 0, 0);
 		}
-		fast[i] = (uint8_t)(fast_on && fg_pkt_parse_fast(frames[i], lens[i], want_dns, &pk[i]));
-		if (!fast[i])
-			fg_pkt_parse(frames[i], lens[i], want_dns, &pk[i]);
-	}
-
-	/* pass 2: the rules before the first rate limit; frames they leave undecided fetch their bucket now,
-	 * so the table's cache misses of the whole burst overlap before pass 3 needs them */
-	uint64_t malformed = 0, default_hits = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct fg_pkt *p = &pk[i];
+		struct fg_pkt *p = &pk[i];
 		int k, undecided, rl;
 		const void *addr = &e->c; /* decided frames prefetch a cache-hot dummy (no branch on k) */
-		if (fast[i]) {
+		if (fast_on && fg_pkt_parse_fast(frames[i], lens[i], want_dns, p)) {
 			const struct fg_flist *l = &e->flist[(p->flags / FG_PKT_DNSQ) & 3];
+			fl[i] = l;
 			k = eval_fast(l, p, 0, l->rl_first, now, 0);
 			rl = l->rl_first < l->n;
 			undecided = (k < 0) & rl;
@@ -370,6 +332,8 @@ static inline __attribute__((always_inline)) void classify_burst(struct fg_engin
 				addr = undecided ? (const void *)fg_rl_set(&l->r[l->rl_first].r->rl, hash[i]) : addr;
 			}
 		} else {
+			fg_pkt_parse(frames[i], lens[i], want_dns, p);
+			fl[i] = NULL;
 			if (p->flags & FG_PKT_MALFORMED) {
 				malformed++;
 				verdicts[i] = FG_DROP;
@@ -385,7 +349,7 @@ static inline __attribute__((always_inline)) void classify_burst(struct fg_engin
 				addr = undecided ? (const void *)fg_rl_set(rl0, hash[i]) : addr;
 			}
 		}
-		/* undecided frames go on to the rate limit: queue them (pass 3 overwrites their verdicts);
+		/* undecided frames go on to the rate limit: queue them (pass 2 overwrites their verdicts);
 		 * decided ones are queued then forgotten (npending not bumped) */
 		__builtin_prefetch(addr, 1);
 		pending[npending] = (uint8_t)i;
@@ -396,12 +360,12 @@ static inline __attribute__((always_inline)) void classify_burst(struct fg_engin
 		default_hits += (uint64_t)((k < 0) & !rl);
 	}
 
-	/* pass 3: the first rate limit and everything after it */
+	/* pass 2: the first rate limit and everything after it */
 	for (uint32_t j = 0; j < npending; j++) {
 		uint32_t i = pending[j];
-		const struct fg_flist *l = &e->flist[(pk[i].flags / FG_PKT_DNSQ) & 3];
-		int k = fast[i] ? eval_fast(l, &pk[i], l->rl_first, l->n, now, hash[i])
-				: eval_rules(e, &pk[i], rl_first, e->nrules, now, hash[i]);
+		const struct fg_flist *l = fl[i];
+		int k = l ? eval_fast(l, &pk[i], l->rl_first, l->n, now, hash[i])
+			  : eval_rules(e, &pk[i], rl_first, e->nrules, now, hash[i]);
 		verdicts[i] = e->verdict_of[k + 1];
 		if (decided)
 			who[i] = k < 0 ? FG_DECIDED_DEFAULT : (uint16_t)k;

@@ -57,7 +57,7 @@ static inline uint64_t fg_rd64(const uint8_t *p)
 /* DNS: header, then the first question's QNAME label by label (bounded by the payload and 255 bytes).
  * Offsets inside the name equal offsets from d + 12, so one counter walks both. Shared by fg_pkt_parse and
  * the fast path below, so both see a question the same way. */
-static inline __attribute__((always_inline)) void fg_parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p)
+static inline void fg_parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p)
 {
 	if (len < 12)
 		return;
@@ -100,7 +100,7 @@ static inline __attribute__((always_inline)) void fg_parse_dns(const uint8_t *d,
  * it fills p exactly as fg_pkt_parse would (flags IPV4 | L4 [| DNSQ | DNSOK], proto 17, src4, ports, the
  * question) and returns 1; for anything else (VLAN, IPv6, options, fragments, TCP, a length that
  * fg_pkt_parse would call malformed) it returns 0 and leaves the frame to fg_pkt_parse. */
-static inline __attribute__((always_inline)) int fg_pkt_parse_fast(const uint8_t *f, uint32_t len, int want_dns, struct fg_pkt *p)
+static inline int fg_pkt_parse_fast(const uint8_t *f, uint32_t len, int want_dns, struct fg_pkt *p)
 {
 	if (len < 14 + 20 + 8)
 		return 0;
