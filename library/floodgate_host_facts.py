@@ -17,7 +17,8 @@ description:
     and, when the interface exists and I(gather_nic) is true, the same C(nic) and C(restorable) as
     M(nic_facts).
   - A missing interface is reported (C(exists) false, C(nic) null), not a failure, so that the caller can
-    refuse with its own message; a missing or unreadable state or snapshot file reads as empty.
+    refuse with its own message; a missing state or snapshot file reads as empty, a damaged one (not a JSON
+    object) fails the task, saying which file to look at.
   - Fails, with a message that says what to do, when ethtool is missing or its output cannot be read.
 version_added: "0.2.0"
 author: floodgate
@@ -111,14 +112,28 @@ from ansible.module_utils.floodgate.nic_errors import fail, find_ethtool
 from ansible.module_utils.floodgate.snapshot import gather, restorable
 
 
-def read_json(path: str) -> dict[str, Any]:
-    """A JSON object from `path`, or {} when the file is missing, unreadable or not an object."""
+def read_json(module: AnsibleModule, path: str) -> dict[str, Any]:
+    """The JSON object in `path`, or {} when there is no such file; a damaged record fails the task.
+
+    A damaged state.json read as "nothing here" would let a second mitigation start, or an undo report "nothing
+    to undo", on a NIC that is still changed: the operator has to look.
+    """
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, ValueError) as err:
+        module.fail_json(
+            msg=f"{path} cannot be read as a floodgate record ({err}). Look at it (a full disk or an edit by hand?), "
+            "fix or move it away, then re-run; the NIC's state before the mitigation is in snapshot-IF.json. "
+            "Nothing was changed."
+        )
+    if not isinstance(data, dict):
+        module.fail_json(
+            msg=f"{path} holds {type(data).__name__}, not a floodgate record (a JSON object). Nothing was changed."
+        )
+    return data
 
 
 def parse_cpu_list(text: str) -> list[int]:
@@ -150,12 +165,12 @@ def main() -> None:
         supports_check_mode=True,
     )
     state_dir: str = module.params["state_dir"]
-    state = read_json(os.path.join(state_dir, "state.json"))
+    state = read_json(module, os.path.join(state_dir, "state.json"))
     iface: str = module.params["interface"] or str(state.get("interface") or "")
     if "/" in iface or iface in (".", ".."):
         module.fail_json(msg=f"interface '{iface}' is not an interface name. Nothing was changed.")
     exists = bool(iface) and os.path.isdir(f"/sys/class/net/{iface}")
-    snapshot = read_json(os.path.join(state_dir, f"snapshot-{iface}.json")) if iface else {}
+    snapshot = read_json(module, os.path.join(state_dir, f"snapshot-{iface}.json")) if iface else {}
     cpus = online_cpus()
     nic: dict[str, Any] | None = None
     if exists and module.params["gather_nic"]:

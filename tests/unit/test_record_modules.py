@@ -1,0 +1,157 @@
+"""floodgate_record and floodgate_host_facts run for real (`ansible localhost -m MODULE`) on temporary folders.
+
+No NIC change: floodgate_host_facts reads the loopback interface with the real ethtool and compares with
+nic_facts on the same interface; floodgate_record writes real files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from standin.nic import run_module
+
+
+def nice(content: object) -> str:
+    """A record as to_nice_json writes it (what the playbooks wrote before floodgate_record)."""
+    return json.dumps(content, indent=4, sort_keys=True) + "\n"
+
+
+def test_record_writes_into_a_new_folder_then_changes_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "state" / "floodgate"
+    records = [
+        {"name": "state.json", "content": {"status": "applying", "interface": "eth3", "queue": 4}},
+        {"name": "snapshot-eth3.json", "content": {"format": 1, "interface": "eth3", "restorable": {}}},
+    ]
+    first = run_module("floodgate_record", {"dir": str(folder), "records": records})
+    assert first["changed"] is True and sorted(first["written"]) == ["snapshot-eth3.json", "state.json"]
+    assert (folder / "state.json").read_text() == nice(records[0]["content"])
+    assert oct((folder / "state.json").stat().st_mode & 0o777) == "0o644"
+    assert not [p for p in folder.iterdir() if p.name.startswith(".floodgate-")], "temporary file left"
+    again = run_module("floodgate_record", {"dir": str(folder), "records": records})
+    assert again["changed"] is False and again["written"] == []
+
+
+def test_record_check_mode_shows_the_diff_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text(nice({"status": "applying"}))
+    res = run_module(
+        "floodgate_record",
+        {"dir": str(tmp_path), "records": [{"name": "state.json", "content": {"status": "active"}}]},
+        check=True,
+        diff=True,
+    )
+    assert res["changed"] is True and res["written"] == ["state.json"]
+    assert '"applying"' in res["diff"][0]["before"] and '"active"' in res["diff"][0]["after"]
+    assert json.loads((tmp_path / "state.json").read_text()) == {"status": "applying"}
+
+
+def test_record_merge_keeps_every_runs_additions(tmp_path: Path) -> None:
+    rec = tmp_path / "rss_steering-eth3-rules.json"
+    rec.write_text(nice({"interface": "eth3", "locations": [2045], "ntuple_enabled": True, "other": 1}))
+    res = run_module(
+        "floodgate_record",
+        {
+            "dir": str(tmp_path),
+            "records": [
+                {
+                    "name": rec.name,
+                    "content": {"interface": "eth3", "locations": [2045, 2044], "ntuple_enabled": False},
+                    "merge": True,
+                }
+            ],
+        },
+    )
+    want = {"interface": "eth3", "locations": [2045, 2044], "ntuple_enabled": True, "other": 1}
+    assert res["changed"] is True and res["records"][rec.name] == want
+    assert json.loads(rec.read_text()) == want
+
+
+def test_record_refuses_bad_input_and_changes_nothing(tmp_path: Path) -> None:
+    broken = tmp_path / "rules.json"
+    broken.write_text("{not json")
+    keep = tmp_path / "state.json"
+    keep.write_text(nice({"status": "active"}))
+    merge_into_garbage = run_module(
+        "floodgate_record",
+        {
+            "dir": str(tmp_path),
+            "records": [
+                {"name": "state.json", "content": {"status": "gone"}},
+                {"name": "rules.json", "content": {"locations": [1]}, "merge": True},
+            ],
+        },
+    )
+    assert merge_into_garbage.get("failed") is True
+    assert "is not JSON" in merge_into_garbage["msg"] and "Nothing was changed" in merge_into_garbage["msg"]
+    assert broken.read_text() == "{not json" and json.loads(keep.read_text()) == {"status": "active"}
+
+    escape = run_module(
+        "floodgate_record", {"dir": str(tmp_path), "records": [{"name": "../escape.json", "content": {}}]}
+    )
+    assert escape.get("failed") is True and "no '/'" in escape["msg"]
+    assert not (tmp_path.parent / "escape.json").exists()
+
+    mode = run_module(
+        "floodgate_record",
+        {"dir": str(tmp_path), "mode": "rw-r", "records": [{"name": "new.json", "content": {}}]},
+    )
+    assert mode.get("failed") is True and "octal mode" in mode["msg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.json", "state.json"]
+
+
+def test_record_absent_removes_named_records_only(tmp_path: Path) -> None:
+    for name in ("a.json", "b.json", "c.json"):
+        (tmp_path / name).write_text("{}\n")
+    args = {"dir": str(tmp_path), "absent": ["a.json", "b.json", "missing.json"]}
+    check = run_module("floodgate_record", args, check=True)
+    assert check["changed"] is True and sorted(check["removed"]) == ["a.json", "b.json"]
+    assert len(list(tmp_path.iterdir())) == 3
+    res = run_module("floodgate_record", args)
+    assert res["changed"] is True and sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]
+    assert run_module("floodgate_record", args)["changed"] is False
+
+
+def online_from_sysfs() -> list[int]:
+    cpus: list[int] = []
+    for part in Path("/sys/devices/system/cpu/online").read_text().strip().split(","):
+        low, _, high = part.partition("-")
+        cpus.extend(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def test_host_facts_reads_state_snapshot_cpus_and_the_nic_as_nic_facts_does(tmp_path: Path) -> None:
+    state = {"status": "active", "interface": "lo", "queue": 0, "backend": "af_xdp"}
+    snapshot = {"format": 1, "interface": "lo", "restorable": {"features": {}}}
+    (tmp_path / "state.json").write_text(nice(state))
+    (tmp_path / "snapshot-lo.json").write_text(nice(snapshot))
+    res = run_module("floodgate_host_facts", {"state_dir": str(tmp_path)})  # no interface: the state's
+    assert res["changed"] is False and res["interface"] == "lo" and res["exists"] is True
+    assert res["state"] == state and res["snapshot"] == snapshot
+    assert res["cpus_online"] == online_from_sysfs() and res["nproc"] == os.cpu_count()
+    facts = run_module("nic_facts", {"interface": "lo"})
+    assert res["nic"]["features"] == facts["nic"]["features"]
+    assert res["restorable"] == facts["restorable"]
+
+
+def test_host_facts_reports_an_unknown_interface_and_empty_records(tmp_path: Path) -> None:
+    res = run_module("floodgate_host_facts", {"state_dir": str(tmp_path / "none"), "interface": "fgnope0"})
+    assert res.get("failed") is not True
+    assert res["exists"] is False and res["nic"] is None and res["restorable"] is None
+    assert res["state"] == {} and res["snapshot"] == {}
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b"])
+def test_host_facts_refuses_a_path_as_interface(tmp_path: Path, name: str) -> None:
+    res = run_module("floodgate_host_facts", {"state_dir": str(tmp_path), "interface": name})
+    assert res.get("failed") is True and "is not an interface name" in res["msg"]
+
+
+@pytest.mark.parametrize("text", ['{"status": "act', "[1, 2]"])
+def test_host_facts_fails_on_a_damaged_state_record(tmp_path: Path, text: str) -> None:
+    (tmp_path / "state.json").write_text(text)
+    res = run_module("floodgate_host_facts", {"state_dir": str(tmp_path), "interface": "lo"})
+    assert res.get("failed") is True and f"{tmp_path}/state.json" in res["msg"]
+    assert "Nothing was changed" in res["msg"]
+    assert (tmp_path / "state.json").read_text() == text
