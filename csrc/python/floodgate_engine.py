@@ -53,10 +53,14 @@ class Engine:
         self._e = ffi.gc(self._e, lib.fg_engine_free)
         lib.fg_engine_set_fast_path(self._e, 1 if fast_path else 0)
 
-    def classify(self, frames: list[bytes], now_ns: int | list[int] = 0) -> tuple[list[int], list[int]]:
+    def classify(
+        self, frames: list[bytes], now_ns: int | list[int] = 0, *, explain: bool = True
+    ) -> tuple[list[int], list[int]]:
         """Verdicts (1 pass, 0 drop) and deciding rule indexes for frames, in bursts of BURST_MAX.
 
-        now_ns: one clock for all bursts, or one per burst."""
+        now_ns: one clock for all bursts, or one per burst. explain=False: verdicts only, through the
+        engine's path for callers that do not ask which rule decided (fg_engine_classify, as the live
+        backends call it); the deciding rules come back empty."""
         n = len(frames)
         nb = (n + BURST_MAX - 1) // BURST_MAX
         clocks = [now_ns] * max(nb, 1) if isinstance(now_ns, int) else list(now_ns)
@@ -68,7 +72,7 @@ class Engine:
             offsets.append(pos)
             pos += len(f)
         verdicts = ffi.new("uint8_t[]", max(n, 1))
-        decided = ffi.new("uint16_t[]", max(n, 1))
+        decided = ffi.new("uint16_t[]", max(n, 1)) if explain else ffi.NULL
         lib.fgpy_classify(
             self._e,
             ffi.from_buffer(buf) if buf else ffi.NULL,
@@ -79,7 +83,7 @@ class Engine:
             verdicts,
             decided,
         )
-        return list(verdicts[0:n]), list(decided[0:n])
+        return list(verdicts[0:n]), (list(decided[0:n]) if explain else [])
 
     def counters(self) -> dict[str, int]:
         c = ffi.new("struct fg_counters *")

@@ -57,7 +57,7 @@ static void fgpy_classify(struct fg_engine *e, const uint8_t *buf, const uint32_
         for (uint32_t i = 0; i < m; i++)
             frames[i] = buf + offsets[off + i];
         fg_engine_classify_explain(e, frames, lens + off, m, now_ns[off / FG_BURST_MAX], verdicts + off,
-                                   decided + off);
+                                   decided ? decided + off : NULL); /* NULL: as fg_engine_classify */
     }
 }
 """

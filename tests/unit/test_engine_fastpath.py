@@ -1,8 +1,8 @@
 """The engine's fast path (untagged IPv4/UDP frames, specialised rule list) against its general path and the model.
 
-Every example runs the same batch through three classifiers: the C engine as shipped (fast path on), the C engine
-with the fast path turned off (every frame through the general parser and evaluator) and the Python reference
-model, and requires the same verdict and deciding rule per frame, the same counters, per-rule hits, default hits
+Every example runs the same batch through three classifiers: the C engine as shipped (fast path on; asked for the
+deciding rules, and not, as the live backends call it), the C engine with the fast path turned off (every frame
+through the general parser and evaluator) and the Python reference model, and requires the same verdict and deciding rule per frame, the same counters, per-rule hits, default hits
 and rate-limit evictions. The frames are mostly of the fast path's shape, with the edges where a frame leaves it
 (a length one byte off, DF vs MF, one option word, a VLAN tag, TCP), mixed in the same bursts.
 """
@@ -100,11 +100,14 @@ def fast_rule_sets(draw: st.DrawFn) -> str:
 
 def _three_way(rules: str, batch: list[bytes], clocks: list[int]) -> None:
     fast, general, model = fe.Engine(rules), fe.Engine(rules, fast_path=False), m.Model(rules)
+    plain = fe.Engine(rules)  # fast path, verdicts only: the copy the live backends run
     got_fast = fast.classify(batch, clocks)
     got_general = general.classify(batch, clocks)
+    got_plain = plain.classify(batch, clocks, explain=False)
     want = model.classify(batch, clocks)
     assert got_fast == got_general == want, f"rules:\n{rules}"
-    for eng in (fast, general):
+    assert got_plain == (want[0], [])
+    for eng in (fast, general, plain):
         assert eng.counters() == model.c
         assert [r.hits for r in eng.rules()] == [r.hits for r in model.rules]
         assert eng.default() == (model.default, model.default_hits)
