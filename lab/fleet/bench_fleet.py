@@ -120,6 +120,12 @@ def read_summary(path: Path) -> list[dict[str, object]]:
     return list(data)
 
 
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy (all cores; /proc/stat, everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection: str) -> dict[str, object]:
     """Runs one playbook; returns its wall time, rc, per-host recap and the run summary's results."""
     action = "unmitigate" if step in ("unmitigate", "cleanup") else "mitigate"
@@ -145,9 +151,11 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection
         f"nic_restore_controller_dir={OUT / 'controller'}",
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy = machine_busy()
     t = time.monotonic()
     p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     wall = time.monotonic() - t
+    busy = machine_busy() - busy
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     # CPU seconds of ansible-playbook and everything it ran on the controller (workers, ssh, local modules);
     # the rest of the machine's two cores went to the edges (sshd, Python, ethtool, systemd, receivers).
@@ -170,6 +178,8 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection
     return {
         "wall": round(wall, 1),
         "controller_cpu": round(controller_cpu, 1),
+        # The whole machine (controller, edges, their receivers, anything else running): at most 2 x wall here.
+        "machine_cpu": round(busy, 1),
         "rc": p.returncode,
         "changed_hosts": sum(1 for r in edge_recap.values() if r["changed"]),
         "failed_hosts": sum(1 for r in edge_recap.values() if r["failed"] or r["unreachable"]),
@@ -237,7 +247,7 @@ def main() -> int:
                 rows.append(r)
                 (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")  # kept if interrupted
                 print(
-                    f"bench-fleet: {n:3d} edges {mode:10s} {step:10s} {r['wall']:7.1f} s (controller CPU {r['controller_cpu']} s) rc={r['rc']} "
+                    f"bench-fleet: {n:3d} edges {mode:10s} {step:10s} {r['wall']:7.1f} s (CPU s: controller {r['controller_cpu']}, machine {r['machine_cpu']}) rc={r['rc']} "
                     f"changed_hosts={r['changed_hosts']} failed_hosts={r['failed_hosts']} tasks/host={r['tasks_per_host']} "
                     f"{r['results']} "
                     f"load {load_before:.1f} -> {r['load']:.1f}",
