@@ -112,9 +112,7 @@ restorable:
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.floodgate.ethtool_cmd import EthtoolError
-from ansible.module_utils.floodgate.nic_errors import fail, find_ethtool
-from ansible.module_utils.floodgate.snapshot import gather, restorable
+from ansible.module_utils.floodgate.snapshot import gather_or_fail, restorable
 
 
 def main() -> None:
@@ -126,19 +124,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     iface: str = module.params["interface"]
-    ethtool = find_ethtool(module, module.params["ethtool_path"])
-    try:
-        nic: dict[str, Any] = gather(module, ethtool, iface)
-    except EthtoolError as err:
-        fail(module, err, interface=iface)
-        return
-    except ValueError as err:  # a parser met output it does not understand: say which, change nothing
-        module.fail_json(
-            msg=f"{iface}: cannot read ethtool output ({err}); report this with the output of "
-            f"'{ethtool} -i/-l/-k/-x/-n {iface}'. Nothing was changed.",
-            interface=iface,
-        )
-        return
+    nic: dict[str, Any] = gather_or_fail(module, module.params["ethtool_path"], iface)
     module.exit_json(changed=False, nic=nic, restorable=restorable(nic), ansible_facts={"floodgate_nic": nic})
 
 

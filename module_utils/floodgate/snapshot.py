@@ -16,7 +16,7 @@ from ansible.module_utils.floodgate.ethtool_cmd import EthtoolError
 from ansible.module_utils.floodgate.features import LEGACY_FLAGS, parse_features
 from ansible.module_utils.floodgate.irqs import device_name, parse_interrupts, queue_irqs, read_affinity_list
 from ansible.module_utils.floodgate.netmap_presence import netmap_presence
-from ansible.module_utils.floodgate.nic_errors import run
+from ansible.module_utils.floodgate.nic_errors import fail, find_ethtool, run
 from ansible.module_utils.floodgate.ntuple import parse_ntuple_header, parse_ntuple_rules
 from ansible.module_utils.floodgate.rxfh import parse_rxfh
 from ansible.module_utils.floodgate.stats import parse_stats, queue_packets
@@ -103,6 +103,23 @@ def gather(module: Any, ethtool: str, iface: str, proc: str = "/proc", root: str
         "irqs": read_irqs(iface, driver.get("bus_info"), proc),
         "netmap": netmap_presence(root),
     }
+
+
+def gather_or_fail(module: Any, ethtool_path: str | None, iface: str) -> dict[str, Any]:
+    """gather() with the modules' failure: ethtool missing or failing, or output a parser does not understand."""
+    ethtool = find_ethtool(module, ethtool_path)
+    try:
+        return gather(module, ethtool, iface)
+    except EthtoolError as err:
+        fail(module, err, interface=iface)
+        raise  # fail() exits the module; not reached
+    except ValueError as err:  # a parser met output it does not understand: say which, change nothing
+        module.fail_json(
+            msg=f"{iface}: cannot read ethtool output ({err}); report this with the output of "
+            f"'{ethtool} -i/-l/-k/-x/-n {iface}'. Nothing was changed.",
+            interface=iface,
+        )
+        raise
 
 
 def restorable(nic: dict[str, Any]) -> dict[str, Any]:

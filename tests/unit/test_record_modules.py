@@ -155,3 +155,16 @@ def test_host_facts_fails_on_a_damaged_state_record(tmp_path: Path, text: str) -
     assert res.get("failed") is True and f"{tmp_path}/state.json" in res["msg"]
     assert "Nothing was changed" in res["msg"]
     assert (tmp_path / "state.json").read_text() == text
+
+
+def test_host_facts_and_nic_facts_fail_alike_on_a_bad_ethtool(tmp_path: Path) -> None:
+    """One failure path for both modules: a missing ethtool, and an ethtool whose output no parser knows."""
+    garbled = tmp_path / "ethtool"
+    garbled.write_text("#!/bin/sh\necho 'Features for lo:'\necho 'this is not a feature line'\n")
+    garbled.chmod(0o755)
+    for module in ("floodgate_host_facts", "nic_facts"):
+        missing = run_module(module, {"interface": "lo", "ethtool_path": str(tmp_path / "none")})
+        assert missing.get("failed") is True and "is not an executable file" in missing["msg"], missing
+        bad = run_module(module, {"interface": "lo", "ethtool_path": str(garbled)})
+        assert bad.get("failed") is True, bad
+        assert bad["msg"].startswith("lo: cannot read ethtool output (") and str(garbled) in bad["msg"], bad
