@@ -1,4 +1,5 @@
-"""The engine's C unit tests (csrc/tests/), plain and under ASan+UBSan with leak checks, driven from pytest."""
+"""The engine's C unit tests (csrc/tests/), plain, under ASan+UBSan with leak checks, and with the packet
+parser's scalar fallback instead of SSE2, driven from pytest."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 BUILD = m.CSRC / "build"
 
 
-@pytest.mark.parametrize("binary", ["test_engine", "test_engine_asan"])
+@pytest.mark.parametrize("binary", ["test_engine", "test_engine_asan", "test_engine_scalar"])
 def test_c_unit_suite(binary: str) -> None:
     exe = BUILD / binary
     assert exe.exists(), f"{exe} missing: run `make -C csrc test-bins` (make pytest does)"
