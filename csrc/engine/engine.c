@@ -23,26 +23,29 @@
 static int fast_plan_build(struct fg_engine *e)
 {
 	_Static_assert(FG_PKT_DNSOK == FG_PKT_DNSQ << 1, "fast list index: (flags / FG_PKT_DNSQ) & 3");
+	_Static_assert(sizeof(struct fg_flist) == FG_PKT_DNSQ, "fast list offset: flags & (DNSQ | DNSOK)");
 	for (uint32_t st = 0; st < 4; st++) {
 		struct fg_flist *l = &e->flist[st];
 		uint32_t have = ((st & 1) ? FG_PKT_DNSQ : 0) | ((st & 2) ? FG_PKT_DNSOK : 0);
 		l->r = calloc(e->nrules ? e->nrules : 1, sizeof(*l->r));
 		if (!l->r)
 			return -1;
-		l->n = 0;
-		l->rl_first = UINT32_MAX;
+		uint32_t n = 0, rl_first = UINT32_MAX;
+		l->rl0 = NULL;
 		for (uint32_t i = 0; i < e->nrules; i++) {
 			struct fg_rule *r = &e->rules[i];
 			uint32_t t = r->terms;
 			uint32_t need = ((t & FG_T_DNS_ANY) ? FG_PKT_DNSQ : 0) | ((t & FG_T_DNSVALID) ? FG_PKT_DNSOK : 0);
 			if ((t & (FG_T_IPV6 | FG_T_FRAG)) || ((t & FG_T_PROTO) && r->proto != 17) || (need & ~have))
 				continue; /* never true of such a frame */
-			struct fg_frule *f = &l->r[l->n];
+			struct fg_frule *f = &l->r[n];
 			f->checks = ((t & FG_T_DPORT) ? FG_F_DPORT : 0) | ((t & FG_T_SPORT) ? FG_F_SPORT : 0) |
 				    ((t & FG_T_QTYPE) ? FG_F_QTYPE : 0) | ((t & FG_T_SRC) ? FG_F_SRC : 0) |
 				    ((t & FG_T_SUFFIX) ? FG_F_SUFFIX : 0) |
 				    (r->action == FG_ACT_RATELIMIT ? FG_F_RL : 0);
+			f->checks |= (t & (FG_T_SPORT | FG_T_SUFFIX)) ? FG_F_RARE : 0;
 			f->idx = i;
+			f->hits = &r->hits;
 			f->dport_bm = r->dport_bm;
 			f->sport_bm = r->sport_bm;
 			f->qtype_bm = r->qtype_bm;
@@ -51,6 +54,8 @@ static int fast_plan_build(struct fg_engine *e)
 			if ((t & FG_T_SUFFIX) && r->nsuffixes == 1 && r->suffixes[0].nw) {
 				const struct fg_suffix *sx = &r->suffixes[0];
 				f->checks = (f->checks & ~FG_F_SUFFIX) | FG_F_SUFFIX1;
+				if (!(t & FG_T_SPORT))
+					f->checks &= ~FG_F_RARE;
 				f->s_len = sx->len;
 				f->s_nlabels = sx->nlabels;
 				f->s_nw = sx->nw;
@@ -60,12 +65,14 @@ static int fast_plan_build(struct fg_engine *e)
 					f->s_mask[sx->nw - 1 - j] = sx->mask[j];
 				}
 			}
-			if (r->action == FG_ACT_RATELIMIT && l->rl_first == UINT32_MAX)
-				l->rl_first = l->n;
-			l->n++;
+			if (r->action == FG_ACT_RATELIMIT && rl_first == UINT32_MAX) {
+				rl_first = n;
+				l->rl0 = &r->rl;
+			}
+			n++;
 		}
-		if (l->rl_first == UINT32_MAX)
-			l->rl_first = l->n;
+		l->rl = l->r + (rl_first == UINT32_MAX ? n : rl_first);
+		l->end = l->r + n;
 	}
 	return 0;
 }
@@ -241,77 +248,98 @@ static inline __attribute__((always_inline)) int suffix1_fast(const struct fg_fr
 	const uint8_t *qe = p->qname + qlen;
 	uint64_t diff = (uint64_t)(p->label_off[nl - sl] ^ (qlen - n)); /* a label starts where the suffix does */
 #define W(w) (((load8(qe - 8 * ((w) + 1)) | f->s_fold[w]) ^ f->s_want[w]) & f->s_mask[w])
-	switch (f->s_nw) {
-	case 4:
-		diff |= W(3);
-		/* fall through */
-	case 3:
-		diff |= W(2);
-		/* fall through */
-	case 2:
-		diff |= W(1);
-		/* fall through */
-	default:
-		diff |= W(0);
-	}
+	/* words past s_nw have mask 0 (and read at most 32 bytes before the name's end, inside the frame): two
+	 * words always, two more only for suffixes over 16 bytes */
+	diff |= W(0) | W(1);
+	if (f->s_nw > 2)
+		diff |= W(2) | W(3);
 #undef W
 	return diff == 0;
 }
 
-/* Rules [from, to) of the fast list l for a frame fg_pkt_parse_fast accepted (struct fg_frule): the deciding
- * rule's index in rules[], or -1 when none decided. hash: fg_rl_hash of the source's key, which is all a
- * ratelimit rule's table needs (the same key, so the same hash, for every ratelimit rule). */
-static inline __attribute__((always_inline)) int eval_fast(const struct fg_flist *l, const struct fg_pkt *p,
-							   uint32_t from, uint32_t to, uint64_t now, uint64_t hash)
+/* Rules [f, end) of a fast list for a frame fg_pkt_parse_fast accepted (struct fg_frule): the deciding rule's
+ * index in rules[], or -1 when none decided. hash: fg_rl_hash of the source's key, which is all a ratelimit
+ * rule's table needs (the same key, so the same hash, for every ratelimit rule). */
+static inline __attribute__((always_inline)) int eval_fast(const struct fg_frule *f, const struct fg_frule *end,
+							   const struct fg_pkt *p, uint64_t now, uint64_t hash)
 {
-	for (uint32_t k = from; k < to; k++) {
-		const struct fg_frule *f = &l->r[k];
+	for (; f < end; f++) {
 		/* tests per possible check, not a jump on the rule's shape: a switch over the common shapes ran
-		 * 13 instructions per frame fewer and 2-4% slower (its indirect jump mispredicts) */
+		 * 13 instructions per frame fewer and 2-4% slower (its indirect jump mispredicts). The pure tests
+		 * in any order (the common ones first, the rare ones behind one bit); the rate limit last, as it
+		 * charges the bucket */
 		uint32_t c = f->checks;
 		if ((c & FG_F_DPORT) && !fg_bm_test(f->dport_bm, p->dport))
-			continue;
-		if ((c & FG_F_SPORT) && !fg_bm_test(f->sport_bm, p->sport))
-			continue;
-		if ((c & FG_F_QTYPE) && !fg_bm_test(f->qtype_bm, p->qtype))
 			continue;
 		if ((c & FG_F_SRC) && !fg_prefix_set_has4(f->src, p->src4))
 			continue;
 		if ((c & FG_F_SUFFIX1) && !suffix1_fast(f, p))
 			continue;
-		if ((c & FG_F_SUFFIX) && !suffix_match(f->r, p))
+		if ((c & FG_F_QTYPE) && !fg_bm_test(f->qtype_bm, p->qtype))
 			continue;
+		if (c & FG_F_RARE) {
+			if ((c & FG_F_SPORT) && !fg_bm_test(f->sport_bm, p->sport))
+				continue;
+			if ((c & FG_F_SUFFIX) && !suffix_match(f->r, p))
+				continue;
+		}
 		if ((c & FG_F_RL) && fg_rl_conform(&f->r->rl, fg_rl_key4(p->src4), hash, now))
 			continue; /* within its rate: the following rules decide */
-		f->r->hits++;
+		(*f->hits)++;
 		return (int)f->idx;
 	}
 	return -1;
 }
 
-/* decided: NULL, or where the deciding rules go; the compiler makes one copy with and one without. */
+/* Pass 1 of a frame the fast path does not take (VLAN, IPv6, options, fragments, TCP, odd lengths): the general
+ * parser and the rules before the first rate limit. Out of line, so that the fast path's loop keeps its
+ * registers. k: the deciding rule, -1 none, -2 malformed (counted here); hash: the source's rate-limit hash
+ * when k is -1. */
+struct gen_res {
+	int64_t k;
+	uint64_t hash;
+};
+
+static __attribute__((noinline)) struct gen_res general_pass1(struct fg_engine *e, const uint8_t *f, uint32_t len,
+							      uint64_t now, struct fg_pkt *p)
+{
+	struct gen_res g = {-2, 0};
+	fg_pkt_parse(f, len, e->want_dns, p);
+	if (p->flags & FG_PKT_MALFORMED) {
+		e->c.malformed++;
+		return g;
+	}
+	g.k = eval_rules(e, p, 0, e->rl_first, now, 0);
+	if (g.k < 0 && (p->flags & (FG_PKT_IPV4 | FG_PKT_IPV6)))
+		g.hash = fg_rl_hash(rl_key(p));
+	return g;
+}
+
+/* One burst. fast: try the fast path first (a constant: the compiler makes a copy with and one without);
+ * decided: NULL, or where the deciding rules go (likewise). Verdicts are gathered in a local array and copied
+ * out at the end: a byte store through the caller's pointer could alias the engine, and every one would make
+ * the compiler reload what it holds of it. */
 static inline __attribute__((always_inline)) void classify_burst(struct fg_engine *e, const uint8_t *const *frames,
 								  const uint32_t *lens, uint32_t n, uint64_t now,
-								  uint8_t *verdicts, uint16_t *decided)
+								  uint8_t *verdicts, uint16_t *decided, const int fast)
 {
 	struct fg_pkt pk[FG_BURST_MAX];
 	uint64_t hash[FG_BURST_MAX];
 	uint8_t pending[FG_BURST_MAX];
+	uint8_t verdict[FG_BURST_MAX];
 	const struct fg_flist *fl[FG_BURST_MAX]; /* the fast list frame i took, NULL: the general path */
 	uint16_t who[FG_BURST_MAX];
 	uint32_t npending = 0;
 	const int want_dns = e->want_dns;
-	const int fast_on = !e->fast_off;
 	const uint32_t rl_first = e->rl_first;
 	struct fg_rl *rl0 = rl_first < e->nrules ? &e->rules[rl_first].rl : NULL;
-	const int have_rl = rl0 != NULL;
 
 	/* pass 1: parse each frame (prefetching the frame 8 ahead; the burst's first few up front) and evaluate
 	 * the rules before the first rate limit; frames they leave undecided fetch their bucket now, so that
 	 * the table's cache misses of the whole burst overlap before pass 2 needs them */
 	for (uint32_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
 		__builtin_prefetch(frames[i], 0, 0);
-	uint64_t malformed = 0, default_hits = 0;
+	uint64_t passed = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		if (i + PREFETCH_AHEAD < n) {
 			const uint8_t *nx = frames[i + PREFETCH_AHEAD];
@@ -319,69 +347,72 @@ static inline __attribute__((always_inline)) void classify_burst(struct fg_engin
 			__builtin_prefetch(nx + 64, 0, 0);
 		}
 		struct fg_pkt *p = &pk[i];
-		int k, undecided, rl;
-		const void *addr = &e->c; /* decided frames prefetch a cache-hot dummy (no branch on k) */
-		if (fast_on && fg_pkt_parse_fast(frames[i], lens[i], want_dns, p)) {
-			const struct fg_flist *l = &e->flist[(p->flags / FG_PKT_DNSQ) & 3];
+		int k;
+		if (fast && fg_pkt_parse_fast(frames[i], lens[i], want_dns, p)) {
+			const struct fg_flist *l =
+				(const struct fg_flist *)((const char *)e->flist + (p->flags & (FG_PKT_DNSQ | FG_PKT_DNSOK)));
 			fl[i] = l;
-			k = eval_fast(l, p, 0, l->rl_first, now, 0);
-			rl = l->rl_first < l->n;
-			undecided = (k < 0) & rl;
-			if (rl) {
-				hash[i] = fg_rl_hash(fg_rl_key4(p->src4));
-				addr = undecided ? (const void *)fg_rl_set(&l->r[l->rl_first].r->rl, hash[i]) : addr;
+			k = eval_fast(l->r, l->rl, p, now, 0);
+			/* undecided frames go on to the rate limit. This branch follows the outcome of the last
+			 * rule tested, so it is predicted as well as that one was */
+			if (k < 0) {
+				if (l->rl0) {
+					uint64_t h = fg_rl_hash(fg_rl_key4(p->src4));
+					hash[i] = h;
+					__builtin_prefetch(fg_rl_set(l->rl0, h), 1);
+					pending[npending++] = (uint8_t)i;
+					continue; /* pass 2 writes its verdict */
+				}
+				e->default_hits++;
 			}
 		} else {
-			fg_pkt_parse(frames[i], lens[i], want_dns, p);
+			struct gen_res g = general_pass1(e, frames[i], lens[i], now, p);
 			fl[i] = NULL;
-			if (p->flags & FG_PKT_MALFORMED) {
-				malformed++;
-				verdicts[i] = FG_DROP;
+			k = (int)g.k;
+			if (k == -2) {
+				verdict[i] = FG_DROP;
 				if (decided)
 					who[i] = FG_DECIDED_MALFORMED;
 				continue;
 			}
-			k = eval_rules(e, p, 0, rl_first, now, 0);
-			rl = have_rl;
-			undecided = (k < 0) & rl;
-			if (rl) {
-				hash[i] = fg_rl_hash(rl_key(p));
-				addr = undecided ? (const void *)fg_rl_set(rl0, hash[i]) : addr;
+			if (k < 0) {
+				if (rl0) {
+					hash[i] = g.hash;
+					__builtin_prefetch(fg_rl_set(rl0, g.hash), 1);
+					pending[npending++] = (uint8_t)i;
+					continue;
+				}
+				e->default_hits++;
 			}
 		}
-		/* undecided frames go on to the rate limit: queue them (pass 2 overwrites their verdicts);
-		 * decided ones are queued then forgotten (npending not bumped) */
-		__builtin_prefetch(addr, 1);
-		pending[npending] = (uint8_t)i;
-		npending += (uint32_t)undecided;
-		verdicts[i] = e->verdict_of[k + 1];
+		uint8_t v = e->verdict_of[k + 1];
+		verdict[i] = v;
+		passed += v;
 		if (decided)
 			who[i] = k < 0 ? FG_DECIDED_DEFAULT : (uint16_t)k;
-		default_hits += (uint64_t)((k < 0) & !rl);
 	}
 
 	/* pass 2: the first rate limit and everything after it */
 	for (uint32_t j = 0; j < npending; j++) {
 		uint32_t i = pending[j];
 		const struct fg_flist *l = fl[i];
-		int k = l ? eval_fast(l, &pk[i], l->rl_first, l->n, now, hash[i])
+		int k = l ? eval_fast(l->rl, l->end, &pk[i], now, hash[i])
 			  : eval_rules(e, &pk[i], rl_first, e->nrules, now, hash[i]);
-		verdicts[i] = e->verdict_of[k + 1];
+		uint8_t v = e->verdict_of[k + 1];
+		verdict[i] = v;
+		passed += v;
 		if (decided)
 			who[i] = k < 0 ? FG_DECIDED_DEFAULT : (uint16_t)k;
-		default_hits += (uint64_t)(k < 0);
+		if (k < 0)
+			e->default_hits++;
 	}
 
-	uint64_t passed = 0;
-	for (uint32_t i = 0; i < n; i++)
-		passed += verdicts[i];
+	memcpy(verdicts, verdict, n);
 	if (decided)
 		memcpy(decided, who, n * sizeof(*decided));
 	e->c.packets += n;
 	e->c.passed += passed;
 	e->c.dropped += n - passed;
-	e->c.malformed += malformed;
-	e->default_hits += default_hits;
 }
 
 void fg_engine_classify_explain(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens,
@@ -390,10 +421,14 @@ void fg_engine_classify_explain(struct fg_engine *e, const uint8_t *const *frame
 	/* more than a burst is accepted and cut into bursts, so a caller's mistake never overflows pk[] */
 	for (uint32_t off = 0; off < n; off += FG_BURST_MAX) {
 		uint32_t m = n - off < FG_BURST_MAX ? n - off : FG_BURST_MAX;
-		if (decided)
-			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, decided + off);
+		if (decided && !e->fast_off)
+			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, decided + off, 1);
+		else if (decided)
+			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, decided + off, 0);
+		else if (!e->fast_off)
+			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, NULL, 1);
 		else
-			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, NULL);
+			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, NULL, 0);
 	}
 }
 

@@ -81,16 +81,19 @@ enum fg_fcheck {
 	FG_F_SUFFIX = 1u << 4,
 	FG_F_RL = 1u << 5,      /* a ratelimit rule: matches only over the rate */
 	FG_F_SUFFIX1 = 1u << 6, /* one suffix of at most FG_SUFFIX_FAST bytes: the unrolled compare below */
+	FG_F_RARE = 1u << 7,    /* FG_F_SPORT or FG_F_SUFFIX: tested behind this one bit */
 };
 
 struct fg_frule {
 	uint32_t checks; /* enum fg_fcheck */
 	uint32_t idx;    /* the rule's index in rules[] */
+	uint64_t *hits;  /* &rules[idx].hits */
 	const uint64_t *dport_bm, *sport_bm, *qtype_bm;
 	const struct fg_prefix_set *src;
 	struct fg_rule *r;
 	/* FG_F_SUFFIX1: the suffix's words counted from the END of the name (word w: the 8 bytes ending
-	 * 8 * w bytes before it), so that one fall-through switch on s_nw compares them */
+	 * 8 * w bytes before it); words from s_nw on are zero (mask 0), so the compare reads 2 words, or 4 for
+	 * suffixes over 16 bytes, without a switch on s_nw */
 	uint8_t s_len, s_nlabels, s_nw;
 	uint64_t s_want[4], s_fold[4], s_mask[4];
 };
@@ -104,11 +107,13 @@ struct fg_engine {
 	uint32_t rl_first; /* index of the first ratelimit rule, nrules when none */
 	struct fg_rule *rules;
 	/* the fast path's rule lists, indexed by (flags / FG_PKT_DNSQ) & 3: the rules a frame with those DNS
-	 * flags can still match (their DNS terms hold) */
+	 * flags can still match (their DNS terms hold). 32 bytes each, so that the list's offset is
+	 * flags & (FG_PKT_DNSQ | FG_PKT_DNSOK) itself */
 	struct fg_flist {
-		struct fg_frule *r;
-		uint32_t n;
-		uint32_t rl_first; /* index in r[] of the first ratelimit rule, n when none */
+		struct fg_frule *r;   /* the list */
+		struct fg_frule *rl;  /* its first ratelimit rule (pass 2 starts there), end when none */
+		struct fg_frule *end; /* one past its last rule */
+		struct fg_rl *rl0;    /* rl's table, NULL when none */
 	} flist[4];
 	uint8_t fast_off;       /* fg_engine_set_fast_path(e, 0): every frame takes the general path */
 	uint8_t verdict_of[FG_RULES_MAX + 1]; /* [0]: the default's verdict, [k + 1]: rule k's (FG_PASS/FG_DROP) */

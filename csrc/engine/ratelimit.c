@@ -17,6 +17,7 @@ int fg_rl_init(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst
 	while ((1ull << log2) < rl->nsets)
 		log2++;
 	rl->shift = 64 - log2;
+	rl->shift1 = rl->shift - 1;
 	rl->interval = 1000000000ull / rate;
 	rl->tau = (burst - 1) * rl->interval;
 	size_t bytes = (size_t)n * sizeof(struct fg_rl_entry);

@@ -19,6 +19,7 @@ struct fg_rl {
 	struct fg_rl_entry *t; /* nsets * FG_RL_WAYS, 64-byte aligned */
 	uint64_t nsets;
 	unsigned shift;    /* 64 - log2(nsets) */
+	unsigned shift1;   /* shift - 1: the set is (hash >> 1) >> shift1, no branch for shift 64 (one set) */
 	uint64_t interval; /* ns per packet: floor(1e9 / rate) */
 	uint64_t tau;      /* (burst - 1) * interval */
 	uint64_t evictions;
@@ -52,7 +53,7 @@ static inline uint64_t fg_rl_hash(uint64_t k)
 
 static inline struct fg_rl_entry *fg_rl_set(const struct fg_rl *rl, uint64_t hash)
 {
-	return rl->t + (rl->shift >= 64 ? 0 : (hash >> rl->shift)) * FG_RL_WAYS;
+	return rl->t + ((hash >> 1) >> rl->shift1) * FG_RL_WAYS;
 }
 
 /* 1 when the packet conforms (and is charged), 0 when the source is over its rate. */
