@@ -26,7 +26,7 @@ static inline void parse_l4(const uint8_t *l4, uint32_t avail, int first_frag, i
 			uint32_t plen = first_frag ? avail - 8 : (uint32_t)ulen - 8;
 			if (plen > avail - 8)
 				plen = avail - 8;
-			parse_dns(l4 + 8, plen, p);
+			p->flags |= parse_dns(l4 + 8, plen, p);
 		}
 	} else if (p->proto == 6) {
 		if (avail < 20)

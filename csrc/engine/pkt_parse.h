@@ -76,18 +76,19 @@ static inline uint64_t fg_ld64(const uint8_t *p)
 
 /* DNS: header, then the first question's QNAME label by label (bounded by the payload and 255 bytes).
  * Offsets inside the name equal offsets from d + 12, so one counter walks both. Shared by fg_pkt_parse and
- * the fast path below, so both see a question the same way. */
-static inline void fg_parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p)
+ * the fast path below, so both see a question the same way. Fills the question's fields of p and returns
+ * the flags it earns (0, FG_PKT_DNSQ or FG_PKT_DNSQ | FG_PKT_DNSOK) for the caller to add. */
+static inline uint32_t fg_parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p)
 {
 	/* the header's flags and QDCOUNT (bytes 2-5) in one load: QDCOUNT != 0 has a question; QR = 0,
 	 * opcode QUERY (flags byte & 0xF8 == 0) and QDCOUNT = 1 make a valid query */
 	static const uint8_t qd_mask[4] = {0, 0, 0xFF, 0xFF}, ok_mask[4] = {0xF8, 0, 0xFF, 0xFF},
 			     ok_want[4] = {0, 0, 0, 1};
 	if (len <= 12) /* no room for a name (the walk below reads its first byte unchecked) */
-		return;
+		return 0;
 	uint32_t hdr = fg_ld32(d + 2);
 	if (!(hdr & fg_ld32(qd_mask)))
-		return;
+		return 0;
 	const uint8_t *q = d + 12;
 	uint32_t room = len - 12;
 	/* the name with its root must fit in 255 bytes: a label ending at 255 or beyond leaves no room for the
@@ -104,20 +105,20 @@ static inline void fg_parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p
 		*off++ = (uint8_t)wire;
 		wire += l + 1;
 	} while (wire < lim);
-	return; /* no root before the payload's end or 255 bytes */
+	return 0; /* no root before the payload's end or 255 bytes */
 end:
 	if (l)
-		return;
+		return 0;
 	uint32_t nl = (uint32_t)(off - p->label_off);
 	wire += 1; /* the root label */
 	if (wire + 4 > room)
-		return;
+		return 0;
 	p->qname = q;
 	p->qname_len = (uint8_t)wire;
 	p->nlabels = (uint8_t)nl;
 	p->qtype = fg_rd16(q + wire);
 	uint32_t ok = (hdr & fg_ld32(ok_mask)) == fg_ld32(ok_want);
-	p->flags |= FG_PKT_DNSQ | ok * FG_PKT_DNSOK;
+	return FG_PKT_DNSQ | ok * FG_PKT_DNSOK;
 }
 
 /* The fast path's frame shape at fixed offsets, one masked compare of the 16 bytes at offset 12 (the caller
@@ -161,14 +162,15 @@ static inline __attribute__((always_inline)) int fg_pkt_parse_fast(const uint8_t
 	/* 28 <= tot <= len - 14 in one unsigned compare (len >= 42), and the UDP length is the rest of it */
 	if (tot - 28u > len - 42u || ulen != tot - 20)
 		return 0;
-	p->flags = FG_PKT_IPV4 | FG_PKT_L4;
 	p->proto = 17;
 	p->src4 = fg_rd32(ip + 12);
 	p->sport = fg_rd16(udp);
 	p->dport = fg_rd16(udp + 2);
 	p->qtype = 0;
+	uint32_t flags = FG_PKT_IPV4 | FG_PKT_L4;
 	if (want_dns)
-		fg_parse_dns(udp + 8, ulen - 8, p);
+		flags |= fg_parse_dns(udp + 8, ulen - 8, p);
+	p->flags = flags;
 	return 1;
 }
 
