@@ -266,12 +266,13 @@ static inline __attribute__((always_inline)) int eval_fast(const struct fg_frule
 	for (; f < end; f++) {
 		/* tests per possible check, not a jump on the rule's shape: a switch over the common shapes ran
 		 * 13 instructions per frame fewer and 2-4% slower (its indirect jump mispredicts). The pure tests
-		 * in any order (the common ones first, the rare ones behind one bit); the rate limit last, as it
-		 * charges the bucket */
+		 * in any order: the source first (in a flood most frames fail an allowlist, while nearly all of
+		 * them carry the port the NIC steered to this queue), the rare ones behind one bit; the rate limit
+		 * last, as it charges the bucket */
 		uint32_t c = f->checks;
-		if ((c & FG_F_DPORT) && !fg_bm_test(f->dport_bm, p->dport))
-			continue;
 		if ((c & FG_F_SRC) && !fg_prefix_set_has4(f->src, p->src4))
+			continue;
+		if ((c & FG_F_DPORT) && !fg_bm_test(f->dport_bm, p->dport))
 			continue;
 		if ((c & FG_F_SUFFIX1) && !suffix1_fast(f, p))
 			continue;
