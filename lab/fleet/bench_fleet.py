@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+import edge_cpu  # lab/fleet/edge_cpu.py: the edges' CPU by cgroup and process
+
 ROOT = Path(__file__).resolve().parents[2]
 FLEET_LAB = ROOT / "lab" / "fleet" / "lab.sh"
 # FLEET_NAME (lab/fleet/lab.sh) lets the bench run on its own fleet beside the Molecule scenario's.
@@ -150,6 +152,8 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection
         "-e",
         f"nic_restore_controller_dir={OUT / 'controller'}",
     ]
+    label = f"floodgate-{os.environ.get('FLEET_NAME', 'fleet')}=1"
+    edges_before = edge_cpu.snap(label)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = machine_busy()
     t = time.monotonic()
@@ -157,6 +161,13 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection
     wall = time.monotonic() - t
     busy = machine_busy() - busy
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    edges_after = edge_cpu.snap(label)
+    (run_dir / "edge-cpu-before.json").write_text(json.dumps(edges_before))
+    (run_dir / "edge-cpu-after.json").write_text(json.dumps(edges_after))
+    edges_cpu = sum(
+        (u.get(".", 0) - edges_before["cgroups"].get(n, {}).get(".", 0)) / 1e9  # type: ignore[union-attr]
+        for n, u in edges_after["cgroups"].items()  # type: ignore[union-attr]
+    )
     # CPU seconds of ansible-playbook and everything it ran on the controller (workers, ssh, local modules);
     # the rest of the machine's two cores went to the edges (sshd, Python, ethtool, systemd, receivers).
     controller_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -180,6 +191,9 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection
         "controller_cpu": round(controller_cpu, 1),
         # The whole machine (controller, edges, their receivers, anything else running): at most 2 x wall here.
         "machine_cpu": round(busy, 1),
+        # The edge containers' cgroups (sshd, the Python Ansible runs there, ethtool, systemd, receivers);
+        # `lab/fleet/edge_cpu.py diff` breaks the saved snapshots down by unit and process.
+        "edges_cpu": round(edges_cpu, 1),
         "rc": p.returncode,
         "changed_hosts": sum(1 for r in edge_recap.values() if r["changed"]),
         "failed_hosts": sum(1 for r in edge_recap.values() if r["failed"] or r["unreachable"]),
@@ -247,7 +261,7 @@ def main() -> int:
                 rows.append(r)
                 (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")  # kept if interrupted
                 print(
-                    f"bench-fleet: {n:3d} edges {mode:10s} {step:10s} {r['wall']:7.1f} s (CPU s: controller {r['controller_cpu']}, machine {r['machine_cpu']}) rc={r['rc']} "
+                    f"bench-fleet: {n:3d} edges {mode:10s} {step:10s} {r['wall']:7.1f} s (CPU s: controller {r['controller_cpu']}, edges {r['edges_cpu']}, machine {r['machine_cpu']}) rc={r['rc']} "
                     f"changed_hosts={r['changed_hosts']} failed_hosts={r['failed_hosts']} tasks/host={r['tasks_per_host']} "
                     f"{r['results']} "
                     f"load {load_before:.1f} -> {r['load']:.1f}",
