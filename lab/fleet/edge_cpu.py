@@ -76,7 +76,13 @@ def snap(label: str) -> dict[str, object]:
                 comm = stat[stat.index("(") + 1 : stat.rindex(")")]
                 own = (int(f[11]) + int(f[12])) / TICK
                 kids = (int(f[13]) + int(f[14])) / TICK
-                procs[name][pid] = [comm, own, kids, cmd, int(f[19])]
+                # the systemd unit the process runs in (the named systemd hierarchy: cpuacct has no per-unit
+                # cgroups inside the containers on this cgroup-v1 host)
+                unit = next(
+                    (ln.rsplit("/", 1)[1] for ln in cgl.splitlines() if ":name=systemd:" in ln and cid in ln),
+                    "?",
+                )
+                procs[name][pid] = [comm, own, kids, cmd, int(f[19]), unit]
                 break
     return {"time": time.time(), "cgroups": cg, "procs": procs}
 
@@ -102,27 +108,30 @@ def diff(a: dict, b: dict) -> None:
     for u, v in sorted(units.items(), key=lambda kv: -kv[1])[:25]:
         if v >= 0.05:
             print(f"    {v:8.2f}  {u}")
-    # processes alive in both snapshots: their own CPU and their reaped children's, by command name
+    # Processes alive at the second snapshot: what they (and their reaped children: ethtool, module runs) used
+    # since the first, by systemd unit and command. Processes that ended in between are only in the total.
     comm: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+    by_unit: dict[str, float] = defaultdict(float)
     for n in edges:
         pa, pb = a["procs"].get(n, {}), b["procs"].get(n, {})
-        for pid, (c, own, kids, cmd, start) in pb.items():
+        for pid, (c, own, kids, cmd, start, *rest) in pb.items():
+            unit = rest[0] if rest else "?"
             old = pa.get(pid)
-            if old and old[4] == start:
-                key = (
-                    c
-                    if "python" not in c
-                    else "python: " + (cmd.split()[1] if len(cmd.split()) > 1 else cmd)[:40]
-                )
-                comm[key][0] += own - old[1]
-                comm[key][1] += kids - old[2]
-                comm[key][2] += 1
-            elif not old:
-                key = "new " + c
-                comm[key][0] += own
-                comm[key][1] += kids
-                comm[key][2] += 1
-    print("  long-lived processes (own CPU s, CPU s of their reaped children, count):")
+            new = not (old and old[4] == start)
+            d_own, d_kids = (own, kids) if new else (own - old[1], kids - old[2])
+            key = f"{unit}: {'new ' if new else ''}" + (c if "python" not in c else "python " + cmd[:50])
+            comm[key][0] += d_own
+            comm[key][1] += d_kids
+            comm[key][2] += 1
+            by_unit[unit] += d_own + d_kids
+    seen = sum(by_unit.values())
+    print(
+        f"  by systemd unit (live processes, {seen:.1f} CPU s; the other {total - seen:.1f} in processes that ended):"
+    )
+    for u, v in sorted(by_unit.items(), key=lambda kv: -kv[1]):
+        if v >= 0.05:
+            print(f"    {v:8.2f}  {u}")
+    print("  by process (own CPU s, CPU s of its reaped children, count):")
     for k, (own, kids, cnt) in sorted(comm.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:20]:
         if own + kids >= 0.05:
             print(f"    {own:8.2f} {kids:8.2f} {cnt:4d}  {k}")
