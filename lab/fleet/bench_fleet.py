@@ -92,9 +92,11 @@ def mitogen_env() -> dict[str, str] | None:
         return None
     plugins = Path(found.stdout.strip()) / "plugins"
     return {
-        "ANSIBLE_STRATEGY_PLUGINS": str(plugins / "strategy"),
+        # floodgate_mitogen_linear (strategy_plugins/): mitogen_linear without mitogen's CPU pinning, which on
+        # a 2-CPU controller leaves Ansible, its workers and ssh one CPU.
+        "ANSIBLE_STRATEGY_PLUGINS": f"{ROOT / 'strategy_plugins'}:{plugins / 'strategy'}",
         "ANSIBLE_CONNECTION_PLUGINS": str(plugins / "connection"),
-        "ANSIBLE_STRATEGY": "mitogen_linear",
+        "ANSIBLE_STRATEGY": "floodgate_mitogen_linear",
     }
 
 
