@@ -5,8 +5,9 @@ unmitigate.yml over N lab edges, with floodgate's Ansible settings and with Ansi
 Every column reaches the edges the way production does: over SSH (sshd in each fleet-lab edge, the
 controller's lab key; lab/fleet/lab.sh), and runs the same playbooks with the same request.
 "project": the project's fleet settings: ansible.cfg as committed (forks 50, no fact gathering, pipelining,
-  ControlPersist) plus mitogen's mitogen_linear strategy (mitogen==0.3.54 is in requirements.txt; one Python
-  per host for the whole run instead of one per task).
+  ControlPersist) plus mitogen's linear strategy as floodgate_mitogen_linear (strategy_plugins/: without
+  mitogen's CPU pinning on small controllers; mitogen==0.3.54 is in requirements.txt; one Python per host for the
+  whole run instead of one per task).
 "pipelining": ansible.cfg alone (linear strategy): what the project gives without mitogen.
 "defaults": Ansible's own defaults put back through ANSIBLE_* overrides: forks 5, no pipelining, implicit
   fact gathering, Ansible's default ssh_args and timeout, linear strategy; floodgate's plays say
