@@ -167,10 +167,7 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection
     edges_after = edge_cpu.snap(label)
     (run_dir / "edge-cpu-before.json").write_text(json.dumps(edges_before))
     (run_dir / "edge-cpu-after.json").write_text(json.dumps(edges_after))
-    edges_cpu = sum(
-        (u.get(".", 0) - edges_before["cgroups"].get(n, {}).get(".", 0)) / 1e9  # type: ignore[union-attr]
-        for n, u in edges_after["cgroups"].items()  # type: ignore[union-attr]
-    )
+    edges_cpu = sum(edge_cpu.cpu_by_edge(edges_before, edges_after).values())
     # CPU seconds of ansible-playbook and everything it ran on the controller (workers, ssh, local modules);
     # the rest of the machine's two cores went to the edges (sshd, Python, ethtool, systemd, receivers).
     controller_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

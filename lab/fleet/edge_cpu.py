@@ -87,16 +87,23 @@ def snap(label: str) -> dict[str, object]:
     return {"time": time.time(), "cgroups": cg, "procs": procs}
 
 
+def cpu_by_edge(a: dict, b: dict) -> dict[str, float]:
+    """CPU seconds each container's cgroup used between snapshots a and b (containers in both)."""
+    return {
+        n: (ub.get(".", 0) - a["cgroups"][n].get(".", 0)) / 1e9
+        for n, ub in b["cgroups"].items()
+        if n in a["cgroups"]
+    }
+
+
 def diff(a: dict, b: dict) -> None:
-    edges = [n for n in b["cgroups"] if n in a["cgroups"]]
+    per_edge = cpu_by_edge(a, b)
+    edges = list(per_edge)
     wall = b["time"] - a["time"]
-    total = 0.0
+    total = sum(per_edge.values())
     units: dict[str, float] = defaultdict(float)
-    per_edge: dict[str, float] = {}
     for n in edges:
         ua, ub = a["cgroups"][n], b["cgroups"][n]
-        per_edge[n] = (ub.get(".", 0) - ua.get(".", 0)) / 1e9
-        total += per_edge[n]
         for u, v in ub.items():
             if u != ".":
                 units[u] += (v - ua.get(u, 0)) / 1e9
