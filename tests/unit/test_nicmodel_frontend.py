@@ -190,6 +190,11 @@ def test_masks_and_ipv6_rules_print_like_rxclass(ixgbe8):
         in text
     )
     assert "\tDest IP addr: 2001:db8::53 mask: ::\n\tTraffic Class: 0x0 mask: 0xff\n" in text
+    # rxclass.c prints addresses with inet_ntop(3): IPv4-mapped ones in dotted form.
+    mapped = ["-N", "flow-type", "tcp6", "src-ip", "::ffff:192.0.2.1", "action", "1", "loc", "9"]
+    assert ixgbe8.ethtool(*mapped).rc == 0
+    rule = ixgbe8.ethtool("-n", "rule", "9").stdout
+    assert "\tSrc IP addr: ::ffff:192.0.2.1 mask: ::\n" in rule
 
 
 @pytest.mark.parametrize(
