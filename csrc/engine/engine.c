@@ -45,6 +45,7 @@ static int fast_plan_build(struct fg_engine *e)
 				    (r->action == FG_ACT_RATELIMIT ? FG_F_RL : 0);
 			f->checks |= (t & (FG_T_SPORT | FG_T_SUFFIX)) ? FG_F_RARE : 0;
 			f->idx = i;
+			f->need = (uint8_t)((need & FG_PKT_DNSOK) ? 2 : (need & FG_PKT_DNSQ) ? 1 : 0);
 			f->hits = &r->hits;
 			f->dport_bm = r->dport_bm;
 			f->sport_bm = r->sport_bm;
@@ -416,12 +417,166 @@ static inline __attribute__((always_inline)) void classify_burst(struct fg_engin
 	e->c.dropped += n - passed;
 }
 
+/* A burst whose frames all take the fast path, evaluated rule by rule instead of frame by frame: pass 1
+ * parses every frame; then each rule of the fast list flist[3] (which holds every rule some fast frame can
+ * meet) is tested on the burst's still undecided frames, as a 64-bit mask over the burst that the rule's
+ * checks narrow. What is chosen once per rule and burst instead of once per frame and rule: the filter for
+ * the rule's combination of source/port/qtype/suffix checks (one loop specialised for it, its tables and
+ * suffix words held in registers), and whether to go on to the rare checks or the rate limit. A frame
+ * leaves the mask at its first match without a branch on the outcome. First match per frame holds because
+ * every frame meets the rules in order; a rate limit charges its table in frame order (the mask's bits,
+ * lowest first), as frame-by-frame evaluation does, so its state ends the same. */
+#define FOR_BITS(i, mask)                                                                                  \
+	for (uint64_t t_ = (mask), i; t_ && ((i = (uint64_t)__builtin_ctzll(t_)), 1); t_ &= t_ - 1)
+
+typedef uint64_t (*fg_filter_fn)(const struct fg_frule *f, const struct fg_pkt *pk, uint64_t m);
+
+/* The frames of m that meet the checks selected by the constants S(ource), D(port), X (one suffix) and
+ * Q(type); the others are cleared. All selected checks are evaluated (no branch between them). */
+#define FG_FILTER(NAME, S, D, X, Q)                                                                        \
+	static uint64_t NAME(const struct fg_frule *f, const struct fg_pkt *pk, uint64_t m)                 \
+	{                                                                                                  \
+		uint64_t out = m;                                                                          \
+		FOR_BITS(i, m)                                                                             \
+		{                                                                                          \
+			const struct fg_pkt *p = &pk[i];                                                   \
+			int ok = 1;                                                                        \
+			if (S)                                                                             \
+				ok &= fg_prefix_set_has4(f->src, p->src4);                                 \
+			if (D)                                                                             \
+				ok &= fg_bm_test(f->dport_bm, p->dport);                                   \
+			if (Q)                                                                             \
+				ok &= fg_bm_test(f->qtype_bm, p->qtype);                                   \
+			if (X)                                                                             \
+				ok &= suffix1_fast(f, p);                                                  \
+			out &= ~((uint64_t)!ok << i);                                                      \
+		}                                                                                          \
+		return out;                                                                                \
+	}
+FG_FILTER(filt_0, 0, 0, 0, 0)
+FG_FILTER(filt_s, 1, 0, 0, 0)
+FG_FILTER(filt_d, 0, 1, 0, 0)
+FG_FILTER(filt_sd, 1, 1, 0, 0)
+FG_FILTER(filt_x, 0, 0, 1, 0)
+FG_FILTER(filt_sx, 1, 0, 1, 0)
+FG_FILTER(filt_dx, 0, 1, 1, 0)
+FG_FILTER(filt_sdx, 1, 1, 1, 0)
+FG_FILTER(filt_q, 0, 0, 0, 1)
+FG_FILTER(filt_sq, 1, 0, 0, 1)
+FG_FILTER(filt_dq, 0, 1, 0, 1)
+FG_FILTER(filt_sdq, 1, 1, 0, 1)
+FG_FILTER(filt_xq, 0, 0, 1, 1)
+FG_FILTER(filt_sxq, 1, 0, 1, 1)
+FG_FILTER(filt_dxq, 0, 1, 1, 1)
+FG_FILTER(filt_sdxq, 1, 1, 1, 1)
+#undef FG_FILTER
+
+/* indexed by S | D << 1 | X << 2 | Q << 3 */
+static const fg_filter_fn fg_filters[16] = {filt_0,  filt_s,  filt_d,  filt_sd,  filt_x,  filt_sx,
+					    filt_dx, filt_sdx, filt_q,  filt_sq,  filt_dq,  filt_sdq,
+					    filt_xq, filt_sxq, filt_dxq, filt_sdxq};
+
+static inline uint32_t filter_index(uint32_t checks)
+{
+	return ((checks & FG_F_SRC) ? 1u : 0) | ((checks & FG_F_DPORT) ? 2u : 0) | ((checks & FG_F_SUFFIX1) ? 4u : 0) |
+	       ((checks & FG_F_QTYPE) ? 8u : 0);
+}
+
+/* 8 verdict bits (bit j: frame j) as 8 bytes of 0 or 1 (byte j), in memory order */
+static inline uint64_t bits_to_bytes(uint64_t b)
+{
+	uint64_t x = ((b & 0xFF) * 0x0101010101010101ull) & 0x8040201008040201ull;
+	return ((x + 0x7F7F7F7F7F7F7F7Full) >> 7) & 0x0101010101010101ull;
+}
+
+/* Returns 0, having changed nothing, when a frame does not take the fast path: the caller then classifies
+ * the burst frame by frame (classify_burst). */
+static inline __attribute__((always_inline)) int classify_burst_cols(struct fg_engine *e,
+								      const uint8_t *const *frames,
+								      const uint32_t *lens, uint32_t n, uint64_t now,
+								      uint8_t *verdicts, uint16_t *decided)
+{
+	struct fg_pkt pk[FG_BURST_MAX];
+	uint64_t hash[FG_BURST_MAX];
+	uint16_t who[FG_BURST_MAX];
+	uint8_t verdict[FG_BURST_MAX];
+	const int want_dns = e->want_dns;
+	uint64_t sel[3] = {0, 0, 0}; /* frames meeting a rule's DNS needs: [0] all, [1] DNSQ, [2] DNSOK */
+
+	for (uint32_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
+		__builtin_prefetch(frames[i], 0, 0);
+	for (uint32_t i = 0; i < n; i++) {
+		if (i + PREFETCH_AHEAD < n) {
+			const uint8_t *nx = frames[i + PREFETCH_AHEAD];
+			__builtin_prefetch(nx, 0, 0);
+			__builtin_prefetch(nx + 64, 0, 0);
+		}
+		if (!fg_pkt_parse_fast(frames[i], lens[i], want_dns, &pk[i]))
+			return 0;
+		uint32_t fl = pk[i].flags;
+		sel[1] |= (uint64_t)((fl / FG_PKT_DNSQ) & 1) << i;
+		sel[2] |= (uint64_t)((fl / FG_PKT_DNSOK) & 1) << i;
+	}
+	sel[0] = n == 64 ? ~0ull : (1ull << n) - 1;
+
+	uint64_t alive = sel[0], pass = 0;
+	const struct fg_flist *l = &e->flist[3];
+	for (const struct fg_frule *f = l->r; f < l->end && alive; f++) {
+		uint32_t c = f->checks;
+		uint64_t m = fg_filters[filter_index(c)](f, pk, alive & sel[f->need]);
+		if (c & FG_F_RARE) {
+			if (c & FG_F_SPORT)
+				FOR_BITS(i, m)
+			m &= ~((uint64_t)!fg_bm_test(f->sport_bm, pk[i].sport) << i);
+			if (c & FG_F_SUFFIX)
+				FOR_BITS(i, m)
+			m &= ~((uint64_t)!suffix_match(f->r, &pk[i]) << i);
+		}
+		if (c & FG_F_RL) {
+			struct fg_rl *rl = &f->r->rl;
+			FOR_BITS(i, m)
+			{
+				hash[i] = fg_rl_hash(fg_rl_key4(pk[i].src4));
+				__builtin_prefetch(fg_rl_set(rl, hash[i]), 1);
+			}
+			FOR_BITS(i, m)
+			m &= ~((uint64_t)fg_rl_conform(rl, fg_rl_key4(pk[i].src4), hash[i], now) << i);
+		}
+		*f->hits += (uint64_t)__builtin_popcountll(m);
+		alive &= ~m;
+		pass |= e->verdict_of[f->idx + 1] ? m : 0;
+		if (decided) {
+			FOR_BITS(i, m)
+			who[i] = (uint16_t)f->idx;
+		}
+	}
+	e->default_hits += (uint64_t)__builtin_popcountll(alive);
+	pass |= e->verdict_of[0] ? alive : 0;
+	if (decided) {
+		FOR_BITS(i, alive)
+		who[i] = FG_DECIDED_DEFAULT;
+		memcpy(decided, who, n * sizeof(*decided));
+	}
+	for (uint32_t j = 0; j < n; j += 8) {
+		uint64_t v = bits_to_bytes(pass >> j);
+		memcpy(verdict + j, &v, 8);
+	}
+	memcpy(verdicts, verdict, n);
+	uint64_t passed = (uint64_t)__builtin_popcountll(pass);
+	e->c.packets += n;
+	e->c.passed += passed;
+	e->c.dropped += n - passed;
+	return 1;
+}
+
 void fg_engine_classify_explain(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens,
 				uint32_t n, uint64_t now_ns, uint8_t *verdicts, uint16_t *decided)
 {
 	/* more than a burst is accepted and cut into bursts, so a caller's mistake never overflows pk[] */
 	for (uint32_t off = 0; off < n; off += FG_BURST_MAX) {
 		uint32_t m = n - off < FG_BURST_MAX ? n - off : FG_BURST_MAX;
+		if (!e->fast_off && classify_burst_cols(e, frames + off, lens + off, m, now_ns, verdicts + off, decided ? decided + off : NULL))
+			continue;
 		if (decided && !e->fast_off)
 			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, decided + off, 1);
 		else if (decided)

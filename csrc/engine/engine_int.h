@@ -95,6 +95,7 @@ struct fg_frule {
 	 * 8 * w bytes before it); words from s_nw on are zero (mask 0), so the compare reads 2 words, or 4 for
 	 * suffixes over 16 bytes, without a switch on s_nw */
 	uint8_t s_len, s_nlabels, s_nw;
+	uint8_t need; /* the DNS flags its terms need: 0 none, 1 FG_PKT_DNSQ, 2 FG_PKT_DNSQ | FG_PKT_DNSOK */
 	uint64_t s_want[4], s_fold[4], s_mask[4];
 };
 
