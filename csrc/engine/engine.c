@@ -14,6 +14,8 @@
 #include "engine_int.h"
 #include "pkt_parse.h"
 
+static fg_classify_fn isa_pick(void);
+
 #define PREFETCH_AHEAD 8 /* frames ahead; spread one per packet (a burst's worth at once gains nothing) */
 
 /* The fast path's rule lists: every rule as it applies to an untagged, unfragmented IPv4/UDP frame (see
@@ -103,6 +105,7 @@ struct fg_engine *fg_engine_compile_ex(const char *text, size_t len, const struc
 		free(e);
 		return NULL;
 	}
+	e->classify = isa_pick();
 	if (fg_rules_parse(e, text ? text : "", len, o, err, errlen) || fast_plan_build(e)) {
 		if (!err[0])
 			snprintf(err, errlen, "out of memory");
@@ -429,52 +432,23 @@ static inline __attribute__((always_inline)) void classify_burst(struct fg_engin
 #define FOR_BITS(i, mask)                                                                                  \
 	for (uint64_t t_ = (mask), i; t_ && ((i = (uint64_t)__builtin_ctzll(t_)), 1); t_ &= t_ - 1)
 
-typedef uint64_t (*fg_filter_fn)(const struct fg_frule *f, const struct fg_pkt *pk, uint64_t m);
-
-/* The frames of m that meet the checks selected by the constants S(ource), D(port), X (one suffix) and
- * Q(type); the others are cleared. All selected checks are evaluated (no branch between them). */
-#define FG_FILTER(NAME, S, D, X, Q)                                                                        \
-	static uint64_t NAME(const struct fg_frule *f, const struct fg_pkt *pk, uint64_t m)                 \
-	{                                                                                                  \
-		uint64_t out = m;                                                                          \
-		FOR_BITS(i, m)                                                                             \
-		{                                                                                          \
-			const struct fg_pkt *p = &pk[i];                                                   \
-			int ok = 1;                                                                        \
-			if (S)                                                                             \
-				ok &= fg_prefix_set_has4(f->src, p->src4);                                 \
-			if (D)                                                                             \
-				ok &= fg_bm_test(f->dport_bm, p->dport);                                   \
-			if (Q)                                                                             \
-				ok &= fg_bm_test(f->qtype_bm, p->qtype);                                   \
-			if (X)                                                                             \
-				ok &= suffix1_fast(f, p);                                                  \
-			out &= ~((uint64_t)!ok << i);                                                      \
-		}                                                                                          \
-		return out;                                                                                \
+/* Bit i set when byte i of the 64 bytes at fb has the bit flag set. */
+static inline uint64_t fg_flag_mask(const uint8_t *fb, uint8_t flag)
+{
+	_Static_assert(FG_PKT_DNSQ < 256 && FG_PKT_DNSOK < 256, "frame flags kept in a byte");
+	uint64_t m = 0;
+#if defined(__SSE2__) && !defined(FG_PKT_NO_SIMD)
+	__m128i want = _mm_set1_epi8((char)flag);
+	for (uint32_t j = 0; j < FG_BURST_MAX; j += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(fb + j));
+		m |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(v, want), want)) << j;
 	}
-FG_FILTER(filt_0, 0, 0, 0, 0)
-FG_FILTER(filt_s, 1, 0, 0, 0)
-FG_FILTER(filt_d, 0, 1, 0, 0)
-FG_FILTER(filt_sd, 1, 1, 0, 0)
-FG_FILTER(filt_x, 0, 0, 1, 0)
-FG_FILTER(filt_sx, 1, 0, 1, 0)
-FG_FILTER(filt_dx, 0, 1, 1, 0)
-FG_FILTER(filt_sdx, 1, 1, 1, 0)
-FG_FILTER(filt_q, 0, 0, 0, 1)
-FG_FILTER(filt_sq, 1, 0, 0, 1)
-FG_FILTER(filt_dq, 0, 1, 0, 1)
-FG_FILTER(filt_sdq, 1, 1, 0, 1)
-FG_FILTER(filt_xq, 0, 0, 1, 1)
-FG_FILTER(filt_sxq, 1, 0, 1, 1)
-FG_FILTER(filt_dxq, 0, 1, 1, 1)
-FG_FILTER(filt_sdxq, 1, 1, 1, 1)
-#undef FG_FILTER
-
-/* indexed by S | D << 1 | X << 2 | Q << 3 */
-static const fg_filter_fn fg_filters[16] = {filt_0,  filt_s,  filt_d,  filt_sd,  filt_x,  filt_sx,
-					    filt_dx, filt_sdx, filt_q,  filt_sq,  filt_dq,  filt_sdq,
-					    filt_xq, filt_sxq, filt_dxq, filt_sdxq};
+#else
+	for (uint32_t j = 0; j < FG_BURST_MAX; j++)
+		m |= (uint64_t)((fb[j] & flag) != 0) << j;
+#endif
+	return m;
+}
 
 static inline uint32_t filter_index(uint32_t checks)
 {
@@ -489,103 +463,43 @@ static inline uint64_t bits_to_bytes(uint64_t b)
 	return ((x + 0x7F7F7F7F7F7F7F7Full) >> 7) & 0x0101010101010101ull;
 }
 
-/* Returns 0, having changed nothing, when a frame does not take the fast path: the caller then classifies
- * the burst frame by frame (classify_burst). */
-static inline __attribute__((always_inline)) int classify_burst_cols(struct fg_engine *e,
-								      const uint8_t *const *frames,
-								      const uint32_t *lens, uint32_t n, uint64_t now,
-								      uint8_t *verdicts, uint16_t *decided)
+/* The burst loop with the rule-by-rule path, compiled twice: for the x86-64 baseline, and with
+ * AVX2/BMI1/BMI2/POPCNT/MOVBE for CPUs that have them (one copy chosen when the rules are compiled, by
+ * fg_isa_v3: a bit scan, a population count, a big-endian load or a variable shift is then one instruction
+ * instead of a few, or a call). FG_NO_ISA_DISPATCH builds the baseline alone (the C tests run it). */
+typedef uint64_t (*fg_filter_fn)(const struct fg_frule *f, const struct fg_pkt *pk, uint32_t n, uint64_t m);
+
+#define FG_ISA(name) name##_base
+#define FG_ISA_ATTR
+#include "engine_cols.h"
+#undef FG_ISA
+#undef FG_ISA_ATTR
+#if defined(__x86_64__) && !defined(FG_NO_ISA_DISPATCH)
+#include <cpuid.h>
+#define FG_HAVE_ISA_V3 1
+#define FG_ISA(name) name##_v3
+#define FG_ISA_ATTR __attribute__((target("avx2,bmi,bmi2,popcnt,movbe")))
+#include "engine_cols.h"
+#undef FG_ISA
+#undef FG_ISA_ATTR
+#endif
+
+static fg_classify_fn isa_pick(void)
 {
-	struct fg_pkt pk[FG_BURST_MAX];
-	uint64_t hash[FG_BURST_MAX];
-	uint16_t who[FG_BURST_MAX];
-	uint8_t verdict[FG_BURST_MAX];
-	const int want_dns = e->want_dns;
-	uint64_t sel[3] = {0, 0, 0}; /* frames meeting a rule's DNS needs: [0] all, [1] DNSQ, [2] DNSOK */
-
-	for (uint32_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
-		__builtin_prefetch(frames[i], 0, 0);
-	for (uint32_t i = 0; i < n; i++) {
-		if (i + PREFETCH_AHEAD < n) {
-			const uint8_t *nx = frames[i + PREFETCH_AHEAD];
-			__builtin_prefetch(nx, 0, 0);
-			__builtin_prefetch(nx + 64, 0, 0);
-		}
-		if (!fg_pkt_parse_fast(frames[i], lens[i], want_dns, &pk[i]))
-			return 0;
-		uint32_t fl = pk[i].flags;
-		sel[1] |= (uint64_t)((fl / FG_PKT_DNSQ) & 1) << i;
-		sel[2] |= (uint64_t)((fl / FG_PKT_DNSOK) & 1) << i;
-	}
-	sel[0] = n == 64 ? ~0ull : (1ull << n) - 1;
-
-	uint64_t alive = sel[0], pass = 0;
-	const struct fg_flist *l = &e->flist[3];
-	for (const struct fg_frule *f = l->r; f < l->end && alive; f++) {
-		uint32_t c = f->checks;
-		uint64_t m = fg_filters[filter_index(c)](f, pk, alive & sel[f->need]);
-		if (c & FG_F_RARE) {
-			if (c & FG_F_SPORT)
-				FOR_BITS(i, m)
-			m &= ~((uint64_t)!fg_bm_test(f->sport_bm, pk[i].sport) << i);
-			if (c & FG_F_SUFFIX)
-				FOR_BITS(i, m)
-			m &= ~((uint64_t)!suffix_match(f->r, &pk[i]) << i);
-		}
-		if (c & FG_F_RL) {
-			struct fg_rl *rl = &f->r->rl;
-			FOR_BITS(i, m)
-			{
-				hash[i] = fg_rl_hash(fg_rl_key4(pk[i].src4));
-				__builtin_prefetch(fg_rl_set(rl, hash[i]), 1);
-			}
-			FOR_BITS(i, m)
-			m &= ~((uint64_t)fg_rl_conform(rl, fg_rl_key4(pk[i].src4), hash[i], now) << i);
-		}
-		*f->hits += (uint64_t)__builtin_popcountll(m);
-		alive &= ~m;
-		pass |= e->verdict_of[f->idx + 1] ? m : 0;
-		if (decided) {
-			FOR_BITS(i, m)
-			who[i] = (uint16_t)f->idx;
-		}
-	}
-	e->default_hits += (uint64_t)__builtin_popcountll(alive);
-	pass |= e->verdict_of[0] ? alive : 0;
-	if (decided) {
-		FOR_BITS(i, alive)
-		who[i] = FG_DECIDED_DEFAULT;
-		memcpy(decided, who, n * sizeof(*decided));
-	}
-	for (uint32_t j = 0; j < n; j += 8) {
-		uint64_t v = bits_to_bytes(pass >> j);
-		memcpy(verdict + j, &v, 8);
-	}
-	memcpy(verdicts, verdict, n);
-	uint64_t passed = (uint64_t)__builtin_popcountll(pass);
-	e->c.packets += n;
-	e->c.passed += passed;
-	e->c.dropped += n - passed;
-	return 1;
+#ifdef FG_HAVE_ISA_V3
+	unsigned a, b, c, d; /* MOVBE: CPUID leaf 1, ECX bit 22 (clang's __builtin_cpu_supports has no name for it) */
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+	    __builtin_cpu_supports("popcnt") && __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 22)))
+		return classify_all_v3;
+#endif
+	return classify_all_base;
 }
 
 void fg_engine_classify_explain(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens,
 				uint32_t n, uint64_t now_ns, uint8_t *verdicts, uint16_t *decided)
 {
-	/* more than a burst is accepted and cut into bursts, so a caller's mistake never overflows pk[] */
-	for (uint32_t off = 0; off < n; off += FG_BURST_MAX) {
-		uint32_t m = n - off < FG_BURST_MAX ? n - off : FG_BURST_MAX;
-		if (!e->fast_off && classify_burst_cols(e, frames + off, lens + off, m, now_ns, verdicts + off, decided ? decided + off : NULL))
-			continue;
-		if (decided && !e->fast_off)
-			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, decided + off, 1);
-		else if (decided)
-			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, decided + off, 0);
-		else if (!e->fast_off)
-			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, NULL, 1);
-		else
-			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, NULL, 0);
-	}
+	e->classify(e, frames, lens, n, now_ns, verdicts, decided);
 }
 
 void fg_engine_classify(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens, uint32_t n,

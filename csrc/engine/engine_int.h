@@ -99,8 +99,13 @@ struct fg_frule {
 	uint64_t s_want[4], s_fold[4], s_mask[4];
 };
 
+struct fg_engine;
+typedef void (*fg_classify_fn)(struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens, uint32_t n,
+			       uint64_t now_ns, uint8_t *verdicts, uint16_t *decided);
+
 struct fg_engine {
 	struct fg_counters c;
+	fg_classify_fn classify; /* the burst loop for this CPU's instruction set (engine.c) */
 	uint64_t default_hits;
 	uint8_t default_action;
 	uint8_t want_dns;

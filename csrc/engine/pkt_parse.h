@@ -150,9 +150,9 @@ static inline int fg_fast_shape(const uint8_t *f)
 /* The fast path's parser: only an untagged IPv4 frame without options or fragmentation carrying a UDP
  * datagram that fills the IP datagram exactly — the shape of nearly every frame of a DNS flood. For such a
  * frame it fills p exactly as fg_pkt_parse would (flags IPV4 | L4 [| DNSQ | DNSOK], proto 17, src4, ports,
- * the question) and returns 1; for anything else (VLAN, IPv6, options, fragments, TCP, a UDP length short
- * of the IP length, a length that fg_pkt_parse would call malformed) it returns 0 and leaves the frame to
- * fg_pkt_parse. */
+ * the question, or qname_len 0 without one) and returns 1; for anything else (VLAN, IPv6, options,
+ * fragments, TCP, a UDP length short of the IP length, a length that fg_pkt_parse would call malformed) it
+ * returns 0 and leaves the frame to fg_pkt_parse. */
 static inline __attribute__((always_inline)) int fg_pkt_parse_fast(const uint8_t *f, uint32_t len, int want_dns, struct fg_pkt *p)
 {
 	if (len < 14 + 20 + 8 || !fg_fast_shape(f))
@@ -164,9 +164,11 @@ static inline __attribute__((always_inline)) int fg_pkt_parse_fast(const uint8_t
 		return 0;
 	p->proto = 17;
 	p->src4 = fg_rd32(ip + 12);
-	p->sport = fg_rd16(udp);
-	p->dport = fg_rd16(udp + 2);
+	uint32_t ports = fg_rd32(udp);
+	p->sport = (uint16_t)(ports >> 16);
+	p->dport = (uint16_t)ports;
 	p->qtype = 0;
+	p->qname_len = 0;
 	uint32_t flags = FG_PKT_IPV4 | FG_PKT_L4;
 	if (want_dns)
 		flags |= fg_parse_dns(udp + 8, ulen - 8, p);
