@@ -5,6 +5,8 @@
                                                              -> "flow-type udp4 dst-port 53 action 4"
     {{ 'udp:53@198.51.100.0/24' | flow_spec }}               -> [{flow_type: udp4, dst_port: 53,
                                                                   dst_ip: 198.51.100.0, dst_ip_mask: 0.0.0.255}]
+    {{ {'receiver_rules': 'x'} | role_argument_errors('receiver', 'started') }}
+                                                             -> ["Validation of arguments failed: ..."]
 
 The rule logic lives in module_utils/floodgate/ntuple.py (standard library only) so the filters and the
 ethtool_ntuple module validate rules identically; it is loaded by path because controller-side plugins do
@@ -21,7 +23,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import yaml
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 
 def _load(name: str) -> ModuleType:
@@ -173,6 +177,46 @@ def flow_spec_text(rule: dict[str, Any]) -> str:
     return text
 
 
+_ROLES = Path(__file__).resolve().parent.parent / "roles"
+_SPECS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _role_options(role: str, entry: str) -> dict[str, Any]:
+    """The options of `role`'s argument spec entry point (roles/ROLE/meta/argument_specs.yml), read once."""
+    key = (role, entry)
+    if key not in _SPECS:
+        path = _ROLES / role / "meta" / "argument_specs.yml"
+        try:
+            specs = yaml.safe_load(path.read_text(encoding="utf-8"))["argument_specs"]
+            _SPECS[key] = specs[entry]["options"]
+        except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
+            raise AnsibleFilterError(
+                f"role_argument_errors: no entry point {entry!r} in {path}: {err}"
+            ) from None
+    return _SPECS[key]
+
+
+def role_argument_errors(values: Any, role: str, entry: str = "main") -> list[str]:
+    """What the role's own argument-spec task would say about `values` (a dict of its variables), as a list
+    of messages ([] = valid). The same validator and spec as Ansible's "Validating arguments against arg spec"
+    task, for a caller that checks a role's inputs before any change instead of in a task per host once the
+    role runs. Variables the spec does not name are ignored, as that task ignores them."""
+    if not isinstance(values, dict):
+        raise AnsibleFilterError(
+            f"role_argument_errors: expected a dict of the role's variables, not {values!r}"
+        )
+    options = _role_options(str(role), str(entry))
+    given = {name: value for name, value in values.items() if name in options}
+    result = ArgumentSpecValidator(options).validate(given, validate_role_argument_spec=True)
+    return [f"{role} ({entry}): {message}" for message in result.error_messages]
+
+
+def role_argument_names(role: str, entry: str = "main") -> list[str]:
+    """The variable names `role`'s argument spec entry point defines (to gather their values for
+    role_argument_errors without templating the role's other variables)."""
+    return sorted(_role_options(str(role), str(entry)))
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
@@ -180,4 +224,6 @@ class FilterModule:
             "ntuple_args": ntuple_args,
             "flow_spec": flow_spec,
             "flow_spec_text": flow_spec_text,
+            "role_argument_errors": role_argument_errors,
+            "role_argument_names": role_argument_names,
         }

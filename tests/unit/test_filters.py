@@ -180,3 +180,35 @@ def test_filters_load_in_ansible() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "flow-type udp4 dst-port 53 action 4" in proc.stdout
+
+
+def test_role_argument_errors_says_what_the_roles_own_check_says() -> None:
+    """The receiver's real argument spec (roles/receiver/meta/argument_specs.yml), as its own task validates it."""
+    good = {
+        "receiver_rules": [{"name": "dns", "action": "pass", "match": "udp dport 53"}],
+        "receiver_backend": "af_xdp",
+        "receiver_queue": 4,
+        "not_a_receiver_var": object(),
+    }
+    assert ff.role_argument_errors(good, "receiver", "started") == []
+    errors = ff.role_argument_errors(
+        {"receiver_rules": "drop everything", "receiver_build_on": "moon", "receiver_xdp_takeover": "maybe"},
+        "receiver",
+        "started",
+    )
+    assert len(errors) == 3
+    assert any("receiver_rules" in e and "dict" in e for e in errors)
+    assert any("receiver_build_on must be one of: host, controller, got: moon" in e for e in errors)
+    assert any("receiver_xdp_takeover" in e and "bool" in e for e in errors)
+    assert all(e.startswith("receiver (started): ") for e in errors)
+
+
+def test_role_argument_names_and_errors_refuse_what_they_cannot_check() -> None:
+    assert "receiver_rules" in ff.role_argument_names("receiver", "started")
+    assert "receiver_instance" not in ff.role_argument_names(
+        "receiver", "started"
+    )  # a role var, not an input
+    with pytest.raises(AnsibleFilterError, match="no entry point 'nope'"):
+        ff.role_argument_names("receiver", "nope")
+    with pytest.raises(AnsibleFilterError, match="expected a dict"):
+        ff.role_argument_errors(["receiver_rules"], "receiver")
