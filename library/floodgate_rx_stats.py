@@ -1,0 +1,160 @@
+#!/usr/bin/python
+"""Ansible module floodgate_rx_stats: read a floodgate-rx instance's stats file, waiting for it, and check it."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: floodgate_rx_stats
+short_description: Read a floodgate-rx instance's JSON stats file (waiting for it) and check which queue it took
+description:
+  - Reads the JSON stats file a floodgate-rx instance writes (C(/run/floodgate/rx-IF-Q.json)), waiting up to
+    I(timeout) seconds for it to appear (the receiver writes it right after it tells systemd READY=1).
+  - With I(expect), fails unless the file reports that interface, queue and backend, with a message naming the
+    file, what it reports and the journal to read. One call for what took a read retried every second and an
+    C(assert) (on a fleet every task is paid once per host on the controller).
+  - With I(missing_ok), a file that is not there (no receiver) is reported as C(found) false, not a failure.
+version_added: "0.3.0"
+author: floodgate
+options:
+  path:
+    description: The stats file.
+    type: path
+    required: true
+  timeout:
+    description: Seconds to wait for the file to appear (0 = read it once).
+    type: int
+    default: 0
+  expect:
+    description: What the file must report (any of C(interface), C(queue), C(backend)); the task fails otherwise.
+    type: dict
+    default: {}
+  missing_ok:
+    description: A file still missing after I(timeout) is C(found) false, not a failure.
+    type: bool
+    default: false
+  unit:
+    description: The instance's systemd unit, named in the failure messages (the journal to read).
+    type: str
+    default: floodgate-rx
+notes:
+  - Supports check mode (it never changes anything).
+seealso:
+  - module: netmap_queue_check
+"""
+
+EXAMPLES = r"""
+- name: Wait for the instance's first stats file and check it took the queue
+  floodgate_rx_stats:
+    path: /run/floodgate/rx-eth3-4.json
+    timeout: 60
+    expect: {interface: eth3, queue: 4, backend: netmap}
+    unit: floodgate-rx@eth3-4
+  register: rx
+
+- name: Read the counters, if a receiver runs
+  floodgate_rx_stats:
+    path: /run/floodgate/rx-eth3-4.json
+    missing_ok: true
+  register: rx
+"""
+
+RETURN = r"""
+found:
+  description: Whether the stats file was there.
+  returned: always
+  type: bool
+stats:
+  description: The stats file's content ({} when not found).
+  returned: always
+  type: dict
+  sample: {interface: eth3, queue: 4, backend: netmap, packets: 1000, dropped: 990}
+waited:
+  description: Seconds waited for the file.
+  returned: always
+  type: float
+"""
+
+import json
+import time
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def read_stats(path: str) -> dict[str, Any] | None:
+    """The file's JSON object; None while it is missing or not yet a whole JSON object (being written)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def mismatch(stats: dict[str, Any], expect: dict[str, Any]) -> list[str]:
+    """The expected fields the stats disagree with (queue compared as a number, the rest as text)."""
+    wrong = []
+    for key, want in expect.items():
+        got = stats.get(key)
+        if key == "queue":
+            same = str(got).isdigit() and str(want).isdigit() and int(got) == int(want)
+        else:
+            same = str(got) == str(want)
+        if not same:
+            wrong.append(key)
+    return wrong
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path", "required": True},
+            "timeout": {"type": "int", "default": 0},
+            "expect": {"type": "dict", "default": {}},
+            "missing_ok": {"type": "bool", "default": False},
+            "unit": {"type": "str", "default": "floodgate-rx"},
+        },
+        supports_check_mode=True,
+    )
+    path: str = module.params["path"]
+    unit: str = module.params["unit"]
+    expect = {k: v for k, v in module.params["expect"].items() if k in ("interface", "queue", "backend")}
+    unknown = sorted(set(module.params["expect"]) - set(expect))
+    if unknown:
+        module.fail_json(msg=f"expect: unknown field(s) {unknown}; give interface, queue and/or backend.")
+    timeout = max(0, module.params["timeout"])
+
+    start = time.monotonic()
+    stats = read_stats(path)
+    while stats is None and time.monotonic() - start < timeout:
+        time.sleep(0.1)
+        stats = read_stats(path)
+    waited = round(time.monotonic() - start, 1)
+
+    if stats is None:
+        if module.params["missing_ok"]:
+            module.exit_json(changed=False, found=False, stats={}, waited=waited)
+        module.fail_json(
+            msg=f"{unit} wrote no stats file {path} within {timeout} s (it writes it once ready): see "
+            f"journalctl -u {unit}",
+            found=False,
+            stats={},
+            waited=waited,
+        )
+    wrong = mismatch(stats, expect)
+    if wrong:
+        want = (
+            f"{expect.get('backend', '?')} on {expect.get('interface', '?')} queue {expect.get('queue', '?')}"
+        )
+        module.fail_json(
+            msg=f"{unit} reports {stats} in {path}, not {want} ({', '.join(wrong)} differ): see journalctl -u {unit}",
+            found=True,
+            stats=stats,
+            waited=waited,
+        )
+    module.exit_json(changed=False, found=True, stats=stats, waited=waited)
+
+
+if __name__ == "__main__":
+    main()

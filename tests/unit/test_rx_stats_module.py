@@ -1,0 +1,84 @@
+"""floodgate_rx_stats runs for real (`ansible localhost -m floodgate_rx_stats`) on stats files in a temporary folder.
+
+The files have the shape floodgate-rx writes (csrc/, /run/floodgate/rx-IF-Q.json); a writer thread stands in for a
+receiver that gets ready while the module waits.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from standin.nic import run_module
+
+STATS = {
+    "interface": "eth3",
+    "queue": 4,
+    "backend": "netmap",
+    "packets": 1200,
+    "dropped": 1100,
+    "passed": 100,
+}
+EXPECT = {"interface": "eth3", "queue": 4, "backend": "netmap"}
+
+
+def test_reads_a_matching_file_and_returns_its_counters(tmp_path: Path) -> None:
+    path = tmp_path / "rx-eth3-4.json"
+    path.write_text(json.dumps(STATS))
+    res = run_module(
+        "floodgate_rx_stats", {"path": str(path), "expect": EXPECT, "unit": "floodgate-rx@eth3-4"}
+    )
+    assert not res.get("failed") and res["changed"] is False
+    assert res["found"] is True and res["stats"] == STATS
+
+
+def test_waits_for_the_file_to_appear(tmp_path: Path) -> None:
+    path = tmp_path / "rx-eth3-4.json"
+
+    def ready_later() -> None:
+        time.sleep(1.5)
+        tmp = tmp_path / ".rx.tmp"
+        tmp.write_text(json.dumps(STATS))
+        tmp.rename(path)
+
+    writer = threading.Thread(target=ready_later)
+    writer.start()
+    res = run_module("floodgate_rx_stats", {"path": str(path), "timeout": 20, "expect": EXPECT})
+    writer.join()
+    assert not res.get("failed"), res
+    assert res["found"] is True and res["stats"]["packets"] == 1200 and res["waited"] > 0
+
+
+def test_a_receiver_on_another_queue_fails_with_what_it_reports(tmp_path: Path) -> None:
+    path = tmp_path / "rx-eth3-4.json"
+    path.write_text(json.dumps(dict(STATS, queue=3, backend="af_xdp")))
+    res = run_module(
+        "floodgate_rx_stats", {"path": str(path), "expect": EXPECT, "unit": "floodgate-rx@eth3-4"}
+    )
+    assert res["failed"] is True
+    assert "floodgate-rx@eth3-4 reports" in res["msg"] and "not netmap on eth3 queue 4" in res["msg"]
+    assert "queue, backend differ" in res["msg"] and "journalctl -u floodgate-rx@eth3-4" in res["msg"]
+
+
+def test_no_file_within_the_timeout_fails_and_says_which_journal(tmp_path: Path) -> None:
+    path = tmp_path / "rx-eth3-4.json"
+    res = run_module("floodgate_rx_stats", {"path": str(path), "timeout": 1, "unit": "floodgate-rx@eth3-4"})
+    assert res["failed"] is True and res["found"] is False
+    assert (
+        f"wrote no stats file {path} within 1 s" in res["msg"]
+        and "journalctl -u floodgate-rx@eth3-4" in res["msg"]
+    )
+
+
+def test_missing_ok_reports_no_receiver(tmp_path: Path) -> None:
+    res = run_module("floodgate_rx_stats", {"path": str(tmp_path / "rx-eth3-4.json"), "missing_ok": True})
+    assert not res.get("failed") and res["found"] is False and res["stats"] == {}
+
+
+def test_an_unknown_expected_field_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "rx-eth3-4.json"
+    path.write_text(json.dumps(STATS))
+    res = run_module("floodgate_rx_stats", {"path": str(path), "expect": {"cpu": 1}})
+    assert res["failed"] is True and "unknown field(s) ['cpu']" in res["msg"]
