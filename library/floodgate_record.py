@@ -41,6 +41,12 @@ options:
         description: Merge into the existing record (see above) instead of replacing it.
         type: bool
         default: false
+      subdir:
+        description: >-
+          A folder inside I(dir) for this record (one name, no C(/); created when missing), e.g. one per host when
+          the controller keeps a whole batch's records in one call. The record is then named C(SUBDIR/NAME) in
+          I(written) and I(records).
+        type: str
   absent:
     description: File names inside I(dir) to remove (missing ones are fine).
     type: list
@@ -74,6 +80,15 @@ EXAMPLES = r"""
         content: {interface: eth3, locations: [2045], ntuple_enabled: false}
         merge: true
 
+- name: Keep every host's snapshot of the batch on the controller, one folder per host
+  floodgate_record:
+    dir: run
+    records:
+      - {subdir: edge1, name: snapshot-eth3.json, content: {format: 1, host: edge1, interface: eth3}}
+      - {subdir: edge2, name: snapshot-eth3.json, content: {format: 1, host: edge2, interface: eth3}}
+  delegate_to: localhost
+  run_once: true
+
 - name: Forget the records
   floodgate_record:
     dir: /var/lib/floodgate
@@ -82,7 +97,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 written:
-  description: Names of the records written (or, in check mode, that would be).
+  description: Names of the records written (or, in check mode, that would be); C(SUBDIR/NAME) with I(subdir).
   returned: always
   type: list
   elements: str
@@ -169,6 +184,7 @@ def main() -> None:
                     "name": {"type": "str", "required": True},
                     "content": {"type": "raw", "required": True},
                     "merge": {"type": "bool", "default": False},
+                    "subdir": {"type": "str"},
                 },
             },
             "absent": {"type": "list", "elements": "str", "default": []},
@@ -185,13 +201,16 @@ def main() -> None:
         )
     for rec in module.params["records"]:
         check_name(module, rec["name"])
+        if rec["subdir"] is not None:
+            check_name(module, rec["subdir"])
     for name in module.params["absent"]:
         check_name(module, name)
 
     plan: list[tuple[str, str, str | None]] = []  # name, new text, old text
     records: dict[str, Any] = {}
     for rec in module.params["records"]:
-        path = os.path.join(folder, rec["name"])
+        rel = rec["name"] if rec["subdir"] is None else f"{rec['subdir']}/{rec['name']}"
+        path = os.path.join(folder, rel)
         old = read_text(path)
         content = rec["content"]
         if rec["merge"] and old is not None:
@@ -202,10 +221,10 @@ def main() -> None:
                     msg=f"{path} is not JSON, so the new record cannot be merged into it: move it away and re-run. "
                     "Nothing was changed."
                 )
-        records[rec["name"]] = content
+        records[rel] = content
         text = to_text(content)
         if text != old:
-            plan.append((rec["name"], text, old))
+            plan.append((rel, text, old))
     gone = [n for n in module.params["absent"] if os.path.lexists(os.path.join(folder, n))]
 
     result: dict[str, Any] = {
@@ -235,10 +254,10 @@ def main() -> None:
     if module.check_mode or not result["changed"]:
         module.exit_json(**result)
     try:
-        if plan:
-            os.makedirs(folder, mode=0o755, exist_ok=True)
         for name, text, _ in plan:
-            write(os.path.join(folder, name), text, mode)
+            path = os.path.join(folder, name)
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            write(path, text, mode)
         for name in gone:
             os.unlink(os.path.join(folder, name))
     except OSError as err:

@@ -168,3 +168,23 @@ def test_host_facts_and_nic_facts_fail_alike_on_a_bad_ethtool(tmp_path: Path) ->
         bad = run_module(module, {"interface": "lo", "ethtool_path": str(garbled)})
         assert bad.get("failed") is True, bad
         assert bad["msg"].startswith("lo: cannot read ethtool output (") and str(garbled) in bad["msg"], bad
+
+
+def test_record_subdir_keeps_a_batch_in_one_call_and_refuses_a_path(tmp_path: Path) -> None:
+    records = [
+        {"subdir": host, "name": "snapshot-eth3.json", "content": {"format": 1, "host": host}}
+        for host in ("edge1", "edge2")
+    ]
+    res = run_module("floodgate_record", {"dir": str(tmp_path / "run"), "records": records})
+    assert res["changed"] is True
+    assert sorted(res["written"]) == ["edge1/snapshot-eth3.json", "edge2/snapshot-eth3.json"]
+    assert res["records"]["edge2/snapshot-eth3.json"] == {"format": 1, "host": "edge2"}
+    assert (tmp_path / "run" / "edge1" / "snapshot-eth3.json").read_text() == nice(records[0]["content"])
+    again = run_module("floodgate_record", {"dir": str(tmp_path / "run"), "records": records})
+    assert again["changed"] is False
+    bad = run_module(
+        "floodgate_record",
+        {"dir": str(tmp_path / "run"), "records": [{"subdir": "../x", "name": "a.json", "content": {}}]},
+    )
+    assert bad["failed"] is True and "'../x' must be a file name inside dir" in bad["msg"]
+    assert not (tmp_path / "x").exists()
