@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -179,6 +179,7 @@ def flow_spec_text(rule: dict[str, Any]) -> str:
 
 _ROLES = Path(__file__).resolve().parent.parent / "roles"
 _SPECS: dict[tuple[str, str], dict[str, Any]] = {}
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _role_options(role: str, entry: str) -> dict[str, Any]:
@@ -187,13 +188,26 @@ def _role_options(role: str, entry: str) -> dict[str, Any]:
     if key not in _SPECS:
         path = _ROLES / role / "meta" / "argument_specs.yml"
         try:
-            specs = yaml.safe_load(path.read_text(encoding="utf-8"))["argument_specs"]
+            # libyaml's parser when present: this runs in each of Ansible's per-host worker processes.
+            specs = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)["argument_specs"]
             _SPECS[key] = specs[entry]["options"]
         except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
             raise AnsibleFilterError(
                 f"role_argument_errors: no entry point {entry!r} in {path}: {err}"
             ) from None
     return _SPECS[key]
+
+
+def _plain(value: Any) -> Any:
+    """`value` as plain dicts, lists and scalars (the validator deep-copies what it is given; Ansible's templated
+    containers are far slower to copy)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
 def role_argument_errors(values: Any, role: str, entry: str = "main") -> list[str]:
@@ -206,7 +220,7 @@ def role_argument_errors(values: Any, role: str, entry: str = "main") -> list[st
             f"role_argument_errors: expected a dict of the role's variables, not {values!r}"
         )
     options = _role_options(str(role), str(entry))
-    given = {name: value for name, value in values.items() if name in options}
+    given = {name: _plain(value) for name, value in values.items() if name in options}
     result = ArgumentSpecValidator(options).validate(given, validate_role_argument_spec=True)
     return [f"{role} ({entry}): {message}" for message in result.error_messages]
 
