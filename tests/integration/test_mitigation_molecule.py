@@ -45,5 +45,5 @@ def test_mitigation_scenario() -> None:
     assert e2e, out[-4000:]
     assert float(e2e.group(1)) >= 99.0
     assert "nic_facts after mitigate -> unmitigate equals before" in out
-    assert "5 bad inputs refused; nic_facts unchanged" in out
+    assert "8 bad inputs refused; nic_facts unchanged" in out
     print(f"e2e: legit answered {e2e.group(1)}%, queue 4 {e2e.group(2)} packets, other queues {e2e.group(3)}")
