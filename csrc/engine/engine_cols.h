@@ -83,12 +83,21 @@ FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(classify_bur
 	sel[2] = fg_flag_mask(fb, FG_PKT_DNSOK) & sel[0];
 
 	uint64_t alive = sel[0], pass = 0;
+	uint64_t pre = 0; /* the pure checks of rule f already tested (during a rate limit's prefetch): pre_ok */
+	int pre_ok = 0;
 	for (const struct fg_frule *f = l->r; f < l->end && alive; f++) {
 		uint32_t c = f->checks;
 		uint64_t m = alive & sel[f->need];
-		if (!m)
+		uint32_t fi = filter_index(c);
+		if (!m) {
+			pre_ok = 0;
 			continue;
-		m = FG_ISA(filters)[filter_index(c)](f, pk, n, m);
+		}
+		if (pre_ok)
+			m &= pre;
+		else if (fi) /* a rule with no pure check (a bare rate limit) runs no loop */
+			m = FG_ISA(filters)[fi](f, pk, n, m);
+		pre_ok = 0;
 		if (c & FG_F_RARE) {
 			if (c & FG_F_SPORT)
 				FOR_BITS(i, m)
@@ -106,6 +115,12 @@ FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(classify_bur
 			{
 				hash[i] = fg_rl_hash(fg_rl_key4(pk[i].src4));
 				__builtin_prefetch(fg_rl_set(rl, hash[i]), 1);
+			}
+			/* while the sets come in: the next rule's pure checks, over the whole burst (they read
+			 * only the parsed frames, so they may run before this rule charges its table) */
+			if (f + 1 < l->end && filter_index(f[1].checks)) {
+				pre = FG_ISA(filters)[filter_index(f[1].checks)](f + 1, pk, n, ~0ull);
+				pre_ok = 1;
 			}
 			FOR_BITS(i, m)
 			m &= ~((uint64_t)fg_rl_conform(rl, fg_rl_key4(pk[i].src4), hash[i], now) << i);

@@ -169,6 +169,52 @@ static void test_ratelimit(void)
 	fg_engine_free(fresh);
 }
 
+/* A burst of fast-shaped frames goes rule by rule: the rate limit charges its table in frame order, and the
+ * rule after it (whose checks are tested while the limit's table sets are fetched) decides only the frames the
+ * limit let through. Same verdicts and deciding rules as frame by frame (fast path off) and as worked out. */
+static void test_ratelimit_rule_by_rule(void)
+{
+	const char *rules = "default drop\nrule rnd drop qname-suffix example.com\n"
+			    "rule lim ratelimit 10/s burst 2 table 1024\nrule ok pass udp dport 53 qtype A\n";
+	struct fg_engine *e = compile(rules), *g = compile(rules);
+	fg_engine_set_fast_path(g, 0);
+	enum { N = 48 };
+	static struct frame fs[N];
+	const uint8_t *fr[N];
+	uint32_t len[N];
+	uint8_t v[N], vg[N];
+	uint16_t w[N], wg[N];
+	static const char *srcs[3] = {"192.0.2.1", "192.0.2.2", "198.51.100.3"};
+	int seen[3] = {0, 0, 0}, ok = 1;
+	for (int i = 0; i < N; i++) {
+		struct pkt_spec s = {.src = srcs[i % 3], .sport = 1000, .dport = (uint16_t)(i % 4 == 3 ? 54 : 53),
+				     .qname = i % 5 == 4 ? "x.example.com" : "www.example.org",
+				     .qtype = (uint16_t)(i % 7 == 6 ? 28 : 1), .dns_flags_hi = 0x01, .qdcount = 1};
+		build_frame(&fs[i], &s);
+		fr[i] = fs[i].b;
+		len[i] = fs[i].len;
+	}
+	fg_engine_classify_explain(e, fr, len, N, 1000, v, w);
+	fg_engine_classify_explain(g, fr, len, N, 1000, vg, wg);
+	for (int i = 0; i < N; i++) {
+		uint16_t want;
+		if (i % 5 == 4)
+			want = 0; /* rnd */
+		else if (++seen[i % 3] > 2)
+			want = 1; /* over the burst of 2 */
+		else
+			want = (i % 4 != 3 && i % 7 != 6) ? 2 : FG_DECIDED_DEFAULT;
+		ok &= w[i] == want && wg[i] == want && v[i] == vg[i] && v[i] == (want == 2 ? FG_PASS : FG_DROP);
+	}
+	CHECK(ok);
+	uint64_t h1, h2;
+	fg_engine_rule_info(e, 1, NULL, NULL, &h1);
+	fg_engine_rule_info(g, 1, NULL, NULL, &h2);
+	CHECK(h1 == h2 && h1 == (uint64_t)(N - N / 5 - 6));
+	fg_engine_free(e);
+	fg_engine_free(g);
+}
+
 static void test_bursts(void)
 {
 	struct fg_engine *e = compile("rule d drop udp dport 7\n");
@@ -200,5 +246,6 @@ void test_engine(void)
 	test_first_match();
 	test_terms();
 	test_ratelimit();
+	test_ratelimit_rule_by_rule();
 	test_bursts();
 }
