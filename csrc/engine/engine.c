@@ -362,7 +362,7 @@ static inline __attribute__((always_inline)) void classify_burst(struct fg_engin
 			 * rule tested, so it is predicted as well as that one was */
 			if (k < 0) {
 				if (l->rl0) {
-					uint64_t h = fg_rl_hash(fg_rl_key4(p->src4));
+					uint64_t h = fg_rl_hash4(p->src4);
 					hash[i] = h;
 					__builtin_prefetch(fg_rl_set(l->rl0, h), 1);
 					pending[npending++] = (uint8_t)i;

@@ -113,7 +113,7 @@ FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(classify_bur
 			 * 38.3-39.5 Mpps) */
 			FOR_BITS(i, m)
 			{
-				hash[i] = fg_rl_hash(fg_rl_key4(pk[i].src4));
+				hash[i] = fg_rl_hash4(pk[i].src4);
 				__builtin_prefetch(fg_rl_set(rl, hash[i]), 1);
 			}
 			/* while the sets come in: the next rule's pure checks, over the whole burst (they read

@@ -16,6 +16,8 @@ int fg_rl_init(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst
 	unsigned log2 = 0;
 	while ((1ull << log2) < rl->nsets)
 		log2++;
+	if (log2 > 33) /* fg_rl_hash keeps only the top 33 bits exact (the rules allow 2^22 sets) */
+		return -1;
 	rl->shift = 64 - log2;
 	rl->shift1 = rl->shift - 1;
 	rl->interval = 1000000000ull / rate;

@@ -40,14 +40,29 @@ static inline uint64_t fg_rl_key6(uint64_t hi)
 	return hi ? hi : 1;
 }
 
-/* murmur3's 64-bit finalizer: spreads structured keys (sources in a few /16s) over all sets. */
+/* murmur3's 64-bit finalizer (fmix64) as far as a set index needs it: the index is the hash's top
+ * log2(nsets) <= 22 bits (tables hold at most 2^24 entries), and fmix64's last step, k ^= k >> 33, changes only
+ * bits 30..0, so it is left out: the same sets as the full finalizer (which the Python model computes). Spreads
+ * structured keys (sources in a few /16s) over all sets. */
+#define FG_RL_C1 0xff51afd7ed558ccdull
+#define FG_RL_C2 0xc4ceb9fe1a85ec53ull
 static inline uint64_t fg_rl_hash(uint64_t k)
 {
 	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
+	k *= FG_RL_C1;
 	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ull;
+	k *= FG_RL_C2;
+	return k;
+}
+
+/* fg_rl_hash(fg_rl_key4(a)) in fewer steps: the key's upper half is all ones, so its first xor-shift is the
+ * xor of a constant (0x7FFFFFFF into the lower half) and the key and that step are one xor */
+static inline uint64_t fg_rl_hash4(uint32_t a)
+{
+	uint64_t k = (uint64_t)a ^ 0xFFFFFFFF7FFFFFFFull;
+	k *= FG_RL_C1;
 	k ^= k >> 33;
+	k *= FG_RL_C2;
 	return k;
 }
 

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 
+#include "../engine/ratelimit.h"
 #include "../fg_engine.h"
 #include "tests.h"
 
@@ -215,6 +216,25 @@ static void test_ratelimit_rule_by_rule(void)
 	fg_engine_free(g);
 }
 
+/* The rate limiter's hash: fg_rl_hash4 is fg_rl_hash of the IPv4 key, and both give the top bits of murmur3's
+ * full fmix64 (what the Python model computes), which are all a set index uses (up to 2^22 sets). */
+static void test_ratelimit_hash(void)
+{
+	int ok = 1;
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	for (int i = 0; i < 100000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		uint32_t a = i < 4 ? (uint32_t[]){0, 1, 0x7FFFFFFF, 0xFFFFFFFF}[i] : (uint32_t)x;
+		uint64_t k = i & 1 ? fg_rl_key6(x) : fg_rl_key4(a);
+		uint64_t full = k;
+		full ^= full >> 33, full *= 0xff51afd7ed558ccdull, full ^= full >> 33, full *= 0xc4ceb9fe1a85ec53ull;
+		full ^= full >> 33;
+		ok &= (fg_rl_hash(k) >> 31) == (full >> 31);
+		ok &= fg_rl_hash4(a) == fg_rl_hash(fg_rl_key4(a));
+	}
+	CHECK(ok);
+}
+
 static void test_bursts(void)
 {
 	struct fg_engine *e = compile("rule d drop udp dport 7\n");
@@ -247,5 +267,6 @@ void test_engine(void)
 	test_terms();
 	test_ratelimit();
 	test_ratelimit_rule_by_rule();
+	test_ratelimit_hash();
 	test_bursts();
 }
