@@ -243,8 +243,10 @@ static inline __attribute__((always_inline)) int eval_rules(struct fg_engine *e,
 }
 
 
-/* suffix_match1 for the fast path's one-suffix rules (FG_F_SUFFIX1): the same test, unrolled. */
-static inline __attribute__((always_inline)) int suffix1_fast(const struct fg_frule *f, const struct fg_pkt *p)
+/* suffix_match1 for the fast path's one-suffix rules (FG_F_SUFFIX1): the same test, unrolled. words4: a constant,
+ * 0 for a suffix of at most 16 bytes (s_nw <= 2), 1 for a longer one, -1 to test s_nw here. */
+static inline __attribute__((always_inline)) int suffix1_fast(const struct fg_frule *f, const struct fg_pkt *p,
+							      const int words4)
 {
 	uint32_t n = f->s_len, qlen = p->qname_len, nl = p->nlabels, sl = f->s_nlabels;
 	if (qlen < n || nl < sl)
@@ -255,7 +257,7 @@ static inline __attribute__((always_inline)) int suffix1_fast(const struct fg_fr
 	/* words past s_nw have mask 0 (and read at most 32 bytes before the name's end, inside the frame): two
 	 * words always, two more only for suffixes over 16 bytes */
 	diff |= W(0) | W(1);
-	if (f->s_nw > 2)
+	if (words4 > 0 || (words4 < 0 && f->s_nw > 2))
 		diff |= W(2) | W(3);
 #undef W
 	return diff == 0;
@@ -278,7 +280,7 @@ static inline __attribute__((always_inline)) int eval_fast(const struct fg_frule
 			continue;
 		if ((c & FG_F_DPORT) && !fg_bm_test(f->dport_bm, p->dport))
 			continue;
-		if ((c & FG_F_SUFFIX1) && !suffix1_fast(f, p))
+		if ((c & FG_F_SUFFIX1) && !suffix1_fast(f, p, -1))
 			continue;
 		if ((c & FG_F_QTYPE) && !fg_bm_test(f->qtype_bm, p->qtype))
 			continue;
@@ -433,7 +435,7 @@ static inline __attribute__((always_inline)) void classify_burst(struct fg_engin
 	for (uint64_t t_ = (mask), i; t_ && ((i = (uint64_t)__builtin_ctzll(t_)), 1); t_ &= t_ - 1)
 
 /* Bit i set when byte i of the 64 bytes at fb has the bit flag set. */
-static inline uint64_t fg_flag_mask(const uint8_t *fb, uint8_t flag)
+static inline __attribute__((always_inline)) uint64_t fg_flag_mask(const uint8_t *fb, uint8_t flag)
 {
 	_Static_assert(FG_PKT_DNSQ < 256 && FG_PKT_DNSOK < 256, "frame flags kept in a byte");
 	uint64_t m = 0;
@@ -450,10 +452,13 @@ static inline uint64_t fg_flag_mask(const uint8_t *fb, uint8_t flag)
 	return m;
 }
 
-static inline uint32_t filter_index(uint32_t checks)
+/* The filter loop for rule f's checks: S | D << 1 | X << 2 | Q << 3, and 16 for a one-suffix compare of four
+ * words (a suffix over 16 bytes) rather than two */
+static inline uint32_t filter_index(const struct fg_frule *f)
 {
-	return ((checks & FG_F_SRC) ? 1u : 0) | ((checks & FG_F_DPORT) ? 2u : 0) | ((checks & FG_F_SUFFIX1) ? 4u : 0) |
-	       ((checks & FG_F_QTYPE) ? 8u : 0);
+	uint32_t c = f->checks;
+	return ((c & FG_F_SRC) ? 1u : 0) | ((c & FG_F_DPORT) ? 2u : 0) |
+	       ((c & FG_F_SUFFIX1) ? (f->s_nw > 2 ? 20u : 4u) : 0) | ((c & FG_F_QTYPE) ? 8u : 0);
 }
 
 /* 8 verdict bits (bit j: frame j) as 8 bytes of 0 or 1 (byte j), in memory order */

@@ -21,7 +21,7 @@
 			if (Q)                                                                             \
 				o &= fg_bm_test(f->qtype_bm, p->qtype);                                    \
 			if (X)                                                                             \
-				o &= suffix1_fast(f, p);                                                   \
+				o &= suffix1_fast(f, p, (X) - 1);                                          \
 			ok[i] = (uint8_t)o;                                                                \
 		}                                                                                          \
 		return m & fg_flag_mask(ok, 1);                                                            \
@@ -42,13 +42,27 @@ FG_FILTER(filt_xq, 0, 0, 1, 1)
 FG_FILTER(filt_sxq, 1, 0, 1, 1)
 FG_FILTER(filt_dxq, 0, 1, 1, 1)
 FG_FILTER(filt_sdxq, 1, 1, 1, 1)
+FG_FILTER(filt_x4, 0, 0, 2, 0)
+FG_FILTER(filt_sx4, 1, 0, 2, 0)
+FG_FILTER(filt_dx4, 0, 1, 2, 0)
+FG_FILTER(filt_sdx4, 1, 1, 2, 0)
+FG_FILTER(filt_x4q, 0, 0, 2, 1)
+FG_FILTER(filt_sx4q, 1, 0, 2, 1)
+FG_FILTER(filt_dx4q, 0, 1, 2, 1)
+FG_FILTER(filt_sdx4q, 1, 1, 2, 1)
 #undef FG_FILTER
 
-/* indexed by S | D << 1 | X << 2 | Q << 3 */
-static const fg_filter_fn FG_ISA(filters)[16] = {
-	FG_ISA(filt_0),  FG_ISA(filt_s),  FG_ISA(filt_d),   FG_ISA(filt_sd),  FG_ISA(filt_x),   FG_ISA(filt_sx),
-	FG_ISA(filt_dx), FG_ISA(filt_sdx), FG_ISA(filt_q),  FG_ISA(filt_sq),  FG_ISA(filt_dq),  FG_ISA(filt_sdq),
-	FG_ISA(filt_xq), FG_ISA(filt_sxq), FG_ISA(filt_dxq), FG_ISA(filt_sdxq)};
+/* indexed by filter_index(): S | D << 1 | X << 2 | Q << 3, | 16 for a four-word suffix (NULL: never) */
+static const fg_filter_fn FG_ISA(filters)[32] = {
+	FG_ISA(filt_0), FG_ISA(filt_s), FG_ISA(filt_d), FG_ISA(filt_sd),
+	FG_ISA(filt_x), FG_ISA(filt_sx), FG_ISA(filt_dx), FG_ISA(filt_sdx),
+	FG_ISA(filt_q), FG_ISA(filt_sq), FG_ISA(filt_dq), FG_ISA(filt_sdq),
+	FG_ISA(filt_xq), FG_ISA(filt_sxq), FG_ISA(filt_dxq), FG_ISA(filt_sdxq),
+	NULL, NULL, NULL, NULL,
+	FG_ISA(filt_x4), FG_ISA(filt_sx4), FG_ISA(filt_dx4), FG_ISA(filt_sdx4),
+	NULL, NULL, NULL, NULL,
+	FG_ISA(filt_x4q), FG_ISA(filt_sx4q), FG_ISA(filt_dx4q), FG_ISA(filt_sdx4q),
+};
 
 
 /* Returns 0, having changed nothing, when a frame does not take the fast path: the caller then classifies
@@ -88,7 +102,7 @@ FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(classify_bur
 	for (const struct fg_frule *f = l->r; f < l->end && alive; f++) {
 		uint32_t c = f->checks;
 		uint64_t m = alive & sel[f->need];
-		uint32_t fi = filter_index(c);
+		uint32_t fi = filter_index(f);
 		if (!m) {
 			pre_ok = 0;
 			continue;
@@ -118,8 +132,8 @@ FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(classify_bur
 			}
 			/* while the sets come in: the next rule's pure checks, over the whole burst (they read
 			 * only the parsed frames, so they may run before this rule charges its table) */
-			if (f + 1 < l->end && filter_index(f[1].checks)) {
-				pre = FG_ISA(filters)[filter_index(f[1].checks)](f + 1, pk, n, ~0ull);
+			if (f + 1 < l->end && filter_index(f + 1)) {
+				pre = FG_ISA(filters)[filter_index(f + 1)](f + 1, pk, n, ~0ull);
 				pre_ok = 1;
 			}
 			FOR_BITS(i, m)

@@ -128,7 +128,7 @@ struct fg_engine {
 /* 65536 set bits: stands in for a port/qtype map a rule does not have, so the test needs no branch */
 extern const uint64_t fg_bm_all[1024];
 
-static inline int fg_bm_test(const uint64_t *bm, uint16_t i)
+static inline __attribute__((always_inline)) int fg_bm_test(const uint64_t *bm, uint16_t i)
 {
 	return (int)((bm[i >> 6] >> (i & 63)) & 1);
 }

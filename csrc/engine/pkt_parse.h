@@ -43,12 +43,12 @@ struct fg_pkt {
 void fg_pkt_parse(const uint8_t *f, uint32_t len, int want_dns, struct fg_pkt *p);
 
 /* Big-endian reads (one load and a byte swap: the compiler merges them). */
-static inline uint16_t fg_rd16(const uint8_t *p)
+static inline __attribute__((always_inline)) uint16_t fg_rd16(const uint8_t *p)
 {
 	return (uint16_t)((p[0] << 8) | p[1]);
 }
 
-static inline uint32_t fg_rd32(const uint8_t *p)
+static inline __attribute__((always_inline)) uint32_t fg_rd32(const uint8_t *p)
 {
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
@@ -60,14 +60,14 @@ static inline uint64_t fg_rd64(const uint8_t *p)
 
 /* Unaligned native-order loads; compared only against masks and values built from byte arrays by the same
  * loads (fg_ld32/fg_ld64 of a const array fold to a constant), so the tests below are byte-order neutral. */
-static inline uint32_t fg_ld32(const uint8_t *p)
+static inline __attribute__((always_inline)) uint32_t fg_ld32(const uint8_t *p)
 {
 	uint32_t v;
 	memcpy(&v, p, 4);
 	return v;
 }
 
-static inline uint64_t fg_ld64(const uint8_t *p)
+static inline __attribute__((always_inline)) uint64_t fg_ld64(const uint8_t *p)
 {
 	uint64_t v;
 	memcpy(&v, p, 8);
@@ -78,7 +78,7 @@ static inline uint64_t fg_ld64(const uint8_t *p)
  * Offsets inside the name equal offsets from d + 12, so one counter walks both. Shared by fg_pkt_parse and
  * the fast path below, so both see a question the same way. Fills the question's fields of p and returns
  * the flags it earns (0, FG_PKT_DNSQ or FG_PKT_DNSQ | FG_PKT_DNSOK) for the caller to add. */
-static inline uint32_t fg_parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p)
+static inline __attribute__((always_inline)) uint32_t fg_parse_dns(const uint8_t *d, uint32_t len, struct fg_pkt *p)
 {
 	/* the header's flags and QDCOUNT (bytes 2-5) in one load: QDCOUNT != 0 has a question; QR = 0,
 	 * opcode QUERY (flags byte & 0xF8 == 0) and QDCOUNT = 1 make a valid query */
@@ -135,7 +135,7 @@ static inline int fg_fast_shape_scalar(const uint8_t *f)
 	return (d0 | d1) == 0;
 }
 
-static inline int fg_fast_shape(const uint8_t *f)
+static inline __attribute__((always_inline)) int fg_fast_shape(const uint8_t *f)
 {
 #if defined(__SSE2__) && !defined(FG_PKT_NO_SIMD)
 	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(f + 12));

@@ -67,7 +67,7 @@ static inline uint32_t fg_rank256(const uint64_t *m, uint32_t j)
 	return r;
 }
 
-static inline int fg_prefix_set_has4(const struct fg_prefix_set *s, uint32_t a)
+static inline __attribute__((always_inline)) int fg_prefix_set_has4(const struct fg_prefix_set *s, uint32_t a)
 {
 	uint32_t k = a >> 16;
 	const struct fg_v4_word *w = &s->w[k >> 6];

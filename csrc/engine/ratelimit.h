@@ -30,7 +30,7 @@ int fg_rl_init(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst
 void fg_rl_free(struct fg_rl *rl);
 
 /* The key of a source: an IPv4 address, or an IPv6 /64 (never 0). */
-static inline uint64_t fg_rl_key4(uint32_t a)
+static inline __attribute__((always_inline)) uint64_t fg_rl_key4(uint32_t a)
 {
 	return 0xFFFFFFFF00000000ull | a;
 }
@@ -46,7 +46,7 @@ static inline uint64_t fg_rl_key6(uint64_t hi)
  * structured keys (sources in a few /16s) over all sets. */
 #define FG_RL_C1 0xff51afd7ed558ccdull
 #define FG_RL_C2 0xc4ceb9fe1a85ec53ull
-static inline uint64_t fg_rl_hash(uint64_t k)
+static inline __attribute__((always_inline)) uint64_t fg_rl_hash(uint64_t k)
 {
 	k ^= k >> 33;
 	k *= FG_RL_C1;
@@ -57,7 +57,7 @@ static inline uint64_t fg_rl_hash(uint64_t k)
 
 /* fg_rl_hash(fg_rl_key4(a)) in fewer steps: the key's upper half is all ones, so its first xor-shift is the
  * xor of a constant (0x7FFFFFFF into the lower half) and the key and that step are one xor */
-static inline uint64_t fg_rl_hash4(uint32_t a)
+static inline __attribute__((always_inline)) uint64_t fg_rl_hash4(uint32_t a)
 {
 	uint64_t k = (uint64_t)a ^ 0xFFFFFFFF7FFFFFFFull;
 	k *= FG_RL_C1;
@@ -66,13 +66,13 @@ static inline uint64_t fg_rl_hash4(uint32_t a)
 	return k;
 }
 
-static inline struct fg_rl_entry *fg_rl_set(const struct fg_rl *rl, uint64_t hash)
+static inline __attribute__((always_inline)) struct fg_rl_entry *fg_rl_set(const struct fg_rl *rl, uint64_t hash)
 {
 	return rl->t + ((hash >> 1) >> rl->shift1) * FG_RL_WAYS;
 }
 
 /* 1 when the packet conforms (and is charged), 0 when the source is over its rate. */
-static inline int fg_rl_conform(struct fg_rl *rl, uint64_t key, uint64_t hash, uint64_t now)
+static inline __attribute__((always_inline)) int fg_rl_conform(struct fg_rl *rl, uint64_t key, uint64_t hash, uint64_t now)
 {
 	struct fg_rl_entry *s = fg_rl_set(rl, hash), *e = NULL;
 	for (int i = 0; i < FG_RL_WAYS; i++)

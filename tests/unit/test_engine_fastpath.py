@@ -23,11 +23,13 @@ SOURCES = ["198.51.100.1", "198.51.100.200", "10.9.8.7", "203.0.113.7", "192.0.2
 NAMES = ["example.com", "www.example.com", "WWW.Example.COM", "notexample.com", "a.b.c.example.org", "", "x.y",
          "com", "deep." * 20 + "example.com", "a-very-long-label-name.another-long-label.example.org",
          "x." + "a-very-long-label-name.another-long-label.example.org", "y" * 63 + ".example.com",
-         "x\x07example.com", "x\x03com"]  # fmt: skip
+         "x\x07example.com", "x\x03com", "xnother-long-label.example.org", "label.example.org"]  # fmt: skip
 # "x\x07example.com" ends in the wire bytes of example.com without a label starting there: only the label
-# boundary test tells it apart. Single short suffixes take the fast path's unrolled compare; lists and suffixes over 32 bytes the general one
+# boundary test tells it apart. Single suffixes of up to 16 and of 17-32 bytes take the
+# fast path's two- and four-word compares; lists and suffixes over 32 bytes the general one
 SUFFIX_TERMS = ["example.com", "com", "Example.ORG.", "y", "example.com,y",
-                "a-very-long-label-name.another-long-label.example.org", "example.org,another-long-label.example.org"]  # fmt: skip
+                "a-very-long-label-name.another-long-label.example.org", "example.org,another-long-label.example.org",
+                "another-long-label.example.org", "label.example.org"]  # fmt: skip
 TERMS = ["src 198.51.100.0/24,10.0.0.0/8", "src 0.0.0.0/0", "src 2001:db8::/32", "ipv4", "ipv6", "udp", "tcp",
          "proto 17", "proto 1", "dport 53", "dport 80,443", "sport 1024-65535", "fragment", "dns-valid",
          "qtype A,AAAA", "qtype ANY"]  # fmt: skip
