@@ -131,7 +131,16 @@ def machine_busy() -> float:
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection: str) -> dict[str, object]:
+# --cputime: lab/fleet/callback_plugins/fg_cputime.py writes the controller's CPU per task to each run's folder.
+CPUTIME_ENV = {
+    "ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "lab" / "fleet" / "callback_plugins"),
+    "ANSIBLE_CALLBACKS_ENABLED": "fg_cputime",
+}
+
+
+def play(
+    mode: str, edges: int, step: str, extra_env: dict[str, str], connection: str, cputime: bool = False
+) -> dict[str, object]:
     """Runs one playbook; returns its wall time, rc, per-host recap and the run summary's results."""
     action = "unmitigate" if step in ("unmitigate", "cleanup") else "mitigate"
     book = (
@@ -144,6 +153,9 @@ def play(mode: str, edges: int, step: str, extra_env: dict[str, str], connection
         os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), CONTAINERS_CONF=str(STATE / "containers.conf")
     )
     env.update(extra_env)
+    if cputime:
+        (run_dir / "cputime.txt").unlink(missing_ok=True)
+        env.update(CPUTIME_ENV, FG_CPUTIME_OUT=str(run_dir / "cputime.txt"))
     cmd = [
         str(PLAYBOOK),
         "-i",
@@ -217,6 +229,11 @@ def main() -> int:
         help="steps of the defaults column only (default: --steps); the slowest column, e.g. mitigate at 50 edges",
     )
     ap.add_argument("--keep-lab", action="store_true", help="leave the last lab up")
+    ap.add_argument(
+        "--cputime",
+        action="store_true",
+        help="write the controller's CPU per task to each run's cputime.txt (callback fg_cputime)",
+    )
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     modes = a.modes.split(",")
@@ -253,7 +270,7 @@ def main() -> int:
             steps = a.defaults_steps if mode == "defaults" and a.defaults_steps else a.steps
             for step in steps.split(","):
                 load_before = os.getloadavg()[0]
-                r = play(mode, n, step, envs[mode], a.connection)
+                r = play(mode, n, step, envs[mode], a.connection, a.cputime)
                 r.update(
                     edges=n,
                     mode=mode,
