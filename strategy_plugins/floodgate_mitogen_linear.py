@@ -6,6 +6,12 @@ every ssh client to the other CPUs: on 2 CPUs, all of them to CPU 1. Measured on
 (docs/fleet.md): a play of 10 no-op tasks over 50 hosts took 11.1-11.7 s pinned, 7.8-8.5 s unpinned, for the
 same CPU time. With 4 or more CPUs mitogen's own placement is kept.
 
+It also keeps Jinja's compiled code: Ansible compiles a template each time it renders one, in a worker process
+forked per host and task, so every host paid again for every template of every task - 40% of the workers' CPU in a
+50-edge re-run of mitigate.yml (17.7 of 43.6 CPU s, docs/fleet.md). Here the play's templates (task keywords and
+arguments, play and role variables, vars_files, inventory values, included files) are compiled once in the
+controller's process before its workers fork, and each worker reuses that code (see _JinjaCodeCache).
+
 Use it as mitogen_linear is used (docs/fleet.md "Speed settings"): ANSIBLE_STRATEGY=floodgate_mitogen_linear with
 this folder and ansible_mitogen's plugins/strategy on ANSIBLE_STRATEGY_PLUGINS (lab/fleet/bench_fleet.py
 mitogen_env() sets both). Needs the mitogen package (requirements.txt).
@@ -14,10 +20,20 @@ mitogen_env() sets both). Needs the mitogen package (requirements.txt).
 from __future__ import annotations
 
 import os
+import threading
+import types
+import typing as t
 
 import ansible.plugins.strategy.linear
 import ansible_mitogen.affinity
 import ansible_mitogen.strategy
+from ansible._internal._templating import _engine, _jinja_bits
+from ansible.playbook.block import Block
+from ansible.playbook.task import Task
+from ansible.utils.display import Display
+from jinja2 import environment as jinja_environment
+
+display = Display()
 
 DOCUMENTATION = r"""
 name: floodgate_mitogen_linear
@@ -26,6 +42,9 @@ description:
   - mitogen's linear strategy (one Python interpreter per host for the whole run). On controllers with fewer
     than 4 CPUs, mitogen's CPU pinning (which leaves the Ansible process, its workers and ssh one CPU out of
     two) is turned off; the processes run wherever the kernel schedules them.
+  - Jinja's compiled code is kept per template source (and the settings it was compiled with), and the play's
+    templates are compiled once before the workers fork, so that a worker per host and task reuses it instead
+    of compiling every template again.
 author: floodgate
 """
 
@@ -37,3 +56,191 @@ if (os.cpu_count() or 1) < 4:
 
 class StrategyModule(ansible_mitogen.strategy.StrategyMixin, ansible.plugins.strategy.linear.StrategyModule):
     """mitogen_linear (ansible_mitogen/plugins/strategy/mitogen_linear.py), with the policy above."""
+
+    def run(self, iterator, play_context):
+        if (
+            os.environ.get("FLOODGATE_JINJA_CACHE", "1") == "0"
+        ):  # off: Ansible compiles every template when used
+            return super().run(iterator, play_context)
+        _CODE_CACHE.install()
+        first = (getattr(self, "_hosts_cache", None) or [])[:1]
+        _precompile(
+            self._variable_manager,
+            iterator._play,
+            iterator._blocks,
+            [self._inventory.get_host(h) for h in first],
+        )
+        return super().run(iterator, play_context)
+
+    def _load_included_file(self, included_file, iterator, is_handler=False, handle_stats_and_callbacks=True):
+        blocks = super()._load_included_file(included_file, iterator, is_handler, handle_stats_and_callbacks)
+        if not _CODE_CACHE.installed:
+            return blocks
+        _precompile(
+            self._variable_manager,
+            iterator._play,
+            blocks,
+            [included_file._hosts[0]] if included_file._hosts else [],
+        )
+        return blocks
+
+
+class _JinjaCodeCache:
+    """Jinja's compiled code (a Python code object) per template source and the settings that shape it.
+
+    Jinja compiles a template from source each time Ansible renders one (parse, generate Python, compile): in a
+    worker per host and task, the same few hundred templates are compiled again for every host. The code object
+    depends only on the source, the environment's settings (delimiters, whitespace handling, finalize, code
+    generator) and Ansible's escape_backslashes compile setting, all in the key; the template object built
+    from it is still bound to the environment that asked (as Jinja's own bytecode cache does). A compile error
+    is not kept: it is raised again each time, as before.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[tuple[t.Any, ...], types.CodeType] = {}
+        self._pending = threading.local()
+        self.installed = False
+
+    @staticmethod
+    def _settings(env: jinja_environment.Environment) -> tuple[t.Any, ...] | None:
+        if not isinstance(env.autoescape, bool) or getattr(env, "_debuggable_template_source", False):
+            return None  # a per-template autoescape callable, or Ansible's template debugging: not cached
+        tcc = _jinja_bits._TemplateCompileContext.current(optional=True)
+        return (
+            type(env),
+            env.code_generator_class,
+            env.block_start_string,
+            env.block_end_string,
+            env.variable_start_string,
+            env.variable_end_string,
+            env.comment_start_string,
+            env.comment_end_string,
+            env.line_statement_prefix,
+            env.line_comment_prefix,
+            env.trim_blocks,
+            env.lstrip_blocks,
+            env.newline_sequence,
+            env.keep_trailing_newline,
+            env.optimized,
+            env.autoescape,
+            env.is_async,
+            env.finalize is not None,
+            tuple(sorted(env.extensions)),
+            bool(tcc and tcc.escape_backslashes),
+        )
+
+    def install(self) -> None:
+        """Wrap AnsibleEnvironment.compile and compile_expression (idempotent)."""
+        if self.installed:
+            return
+        self.installed = True
+        cls = _jinja_bits.AnsibleEnvironment
+        compile_source, compile_expression = cls.compile, cls.compile_expression
+        cache = self
+
+        def compile(self, source, name=None, filename=None, raw=False, defer_init=False):
+            pending = getattr(cache._pending, "key", None)
+            if isinstance(source, str) and not raw and (settings := cache._settings(self)) is not None:
+                key: tuple[t.Any, ...] | None = (
+                    "template",
+                    str(source),
+                    name,
+                    filename,
+                    defer_init,
+                    settings,
+                )
+            elif pending is not None and not isinstance(source, str):
+                key = pending  # the tree compile_expression parsed from the source it was given
+            else:
+                key = None
+            if key is not None and (code := cache._code.get(key)) is not None:
+                return code
+            code = compile_source(self, source, name, filename, raw, defer_init)
+            if key is not None and isinstance(code, types.CodeType):
+                cache._code[key] = code
+            return code
+
+        def compile_expr(self, source, undefined_to_none=True):
+            settings = cache._settings(self)
+            if settings is None:
+                return compile_expression(self, source, undefined_to_none)
+            key = ("expression", str(source), settings)
+            code = cache._code.get(key)
+            if code is not None:
+                template = self.template_class.from_code(self, code, self.make_globals(None), None)
+                return jinja_environment.TemplateExpression(template, undefined_to_none)
+            cache._pending.key = key
+            try:
+                return compile_expression(self, source, undefined_to_none)
+            finally:
+                cache._pending.key = None
+
+        cls.compile = compile
+        cls.compile_expression = compile_expr
+
+
+_CODE_CACHE = _JinjaCodeCache()
+# Task keywords that are expressions (compiled as such), not templates.
+_CONDITIONALS = ("when", "changed_when", "failed_when", "until")
+
+
+def _strings(data: t.Any, out: set[str]) -> None:
+    """Every string in `data` (nested dicts and lists) that may be a template."""
+    if isinstance(data, str):
+        if "{{" in data or "{%" in data:
+            out.add(data)
+    elif isinstance(data, dict):
+        for value in data.values():
+            _strings(value, out)
+    elif isinstance(data, list | tuple):
+        for value in data:
+            _strings(value, out)
+
+
+def _precompile(variable_manager, play, blocks, hosts) -> None:
+    """Compile, in this process, the templates the workers of `blocks` will render (see _JinjaCodeCache): the
+    tasks' keywords and arguments, and the variables they see (play, vars_files, roles, inventory of one host).
+    A warm-up only: whatever it misses is compiled when used, as without it."""
+    try:
+        _precompile_blocks(variable_manager, play, blocks, hosts)
+    except Exception as err:
+        display.warning(
+            f"floodgate_mitogen_linear: templates not compiled ahead ({err}); they are compiled when used"
+        )
+
+
+def _precompile_blocks(variable_manager, play, blocks, hosts) -> None:
+    templates: set[str] = set()
+    expressions: set[str] = set()
+    roles: dict[int, Task] = {}
+
+    def walk(block: Block) -> None:
+        _strings(getattr(block, "_ds", None), templates)
+        _strings(getattr(block, "vars", None), templates)
+        for task in [*block.block, *block.rescue, *block.always]:
+            if isinstance(task, Block):
+                walk(task)
+                continue
+            _strings(getattr(task, "_ds", None), templates)
+            _strings(task.args, templates)
+            _strings(task.vars, templates)
+            for keyword in _CONDITIONALS:
+                for value in getattr(task, keyword, None) or []:
+                    if isinstance(value, str):
+                        expressions.add(value.strip())
+            if task._role is not None:
+                roles.setdefault(id(task._role), task)
+
+    for block in blocks:
+        walk(block)
+    host = hosts[0] if hosts else None
+    for task in [None, *roles.values()]:
+        _strings(dict(variable_manager.get_vars(play=play, host=host, task=task)), templates)
+    engine = _engine.TemplateEngine()
+    template_options = _engine.TemplateOptions.DEFAULT
+    expression_options = _engine.TemplateOptions(escape_backslashes=False, preserve_trailing_newlines=False)
+    for text in templates:
+        engine._compile_template(text, template_options)
+    for text in expressions:
+        if text and not ("{{" in text or "{%" in text):
+            engine._compile_expression(text, expression_options)
