@@ -76,9 +76,9 @@ def test_renders_in_text_form(name: str) -> None:
 # Known drift, reported to the module's owner: ethtool_ntuple accepts `locations` (state=absent) but its
 # DOCUMENTATION options do not list it. strict: this turns red the moment it is fixed, so the mark goes.
 KNOWN_DRIFT: dict[str, str] = {}
-# Modules that never run ethtool (floodgate_record writes floodgate's own JSON records, floodgate_rx_stats reads the
-# receiver's stats file).
-NO_ETHTOOL = {"floodgate_record", "floodgate_rx_stats"}
+# Modules that never run ethtool (floodgate_record writes floodgate's own JSON records, floodgate_files the receiver's
+# settings, floodgate_rx_stats reads the receiver's stats file).
+NO_ETHTOOL = {"floodgate_record", "floodgate_files", "floodgate_rx_stats"}
 
 
 @pytest.mark.parametrize(

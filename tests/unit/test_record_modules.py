@@ -1,4 +1,4 @@
-"""floodgate_record and floodgate_host_facts run for real (`ansible localhost -m MODULE`) on temporary folders.
+"""floodgate_record, floodgate_files and floodgate_host_facts run for real (`ansible localhost -m MODULE`) on temporary folders.
 
 No NIC change: floodgate_host_facts reads the loopback interface with the real ethtool and compares with
 nic_facts on the same interface; floodgate_record writes real files.
@@ -111,6 +111,89 @@ def test_record_absent_removes_named_records_only(tmp_path: Path) -> None:
     res = run_module("floodgate_record", args)
     assert res["changed"] is True and sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]
     assert run_module("floodgate_record", args)["changed"] is False
+
+
+def test_files_writes_into_new_folders_then_changes_nothing(tmp_path: Path) -> None:
+    rules = tmp_path / "etc" / "floodgate" / "rules-eth3-4.conf"
+    dropin = tmp_path / "systemd" / "floodgate-rx@eth3-4.service.d" / "10-instance.conf"
+    files = [
+        {"path": str(rules), "content": "default drop\n"},
+        {"path": str(dropin), "content": "[Service]\nCPUAffinity=1\n", "mode": "0600"},
+    ]
+    first = run_module("floodgate_files", {"files": files})
+    assert first["changed"] is True and first["written"] == [str(rules), str(dropin)]
+    assert rules.read_text() == "default drop\n" and dropin.read_text() == "[Service]\nCPUAffinity=1\n"
+    assert oct(rules.stat().st_mode & 0o777) == "0o644" and oct(dropin.stat().st_mode & 0o777) == "0o600"
+    assert oct(dropin.parent.stat().st_mode & 0o777) == "0o755"
+    assert not [p for p in rules.parent.iterdir() if p.name.startswith(".floodgate-")], "temporary file left"
+    again = run_module("floodgate_files", {"files": files})
+    assert again["changed"] is False and again["written"] == [] and again["removed"] == []
+    rules.chmod(0o666)  # same text, other mode: the mode is put back
+    fixed = run_module("floodgate_files", {"files": files})
+    assert (
+        fixed["changed"] is True and fixed["written"] == [] and oct(rules.stat().st_mode & 0o777) == "0o644"
+    )
+
+
+def test_files_check_mode_shows_the_diff_and_changes_nothing(tmp_path: Path) -> None:
+    conf = tmp_path / "rules.conf"
+    conf.write_text("default pass\n")
+    gone = tmp_path / "old.d"
+    gone.mkdir()
+    res = run_module(
+        "floodgate_files",
+        {"files": [{"path": str(conf), "content": "default drop\n"}], "absent": [str(gone)]},
+        check=True,
+        diff=True,
+    )
+    assert res["changed"] is True and res["written"] == [str(conf)] and res["removed"] == [str(gone)]
+    assert res["diff"][0]["before"] == "default pass\n" and res["diff"][0]["after"] == "default drop\n"
+    assert conf.read_text() == "default pass\n" and gone.is_dir()
+
+
+def test_files_removes_an_instance_and_the_template_with_the_last_one(tmp_path: Path) -> None:
+    unit = tmp_path / "floodgate-rx@.service"
+    unit.write_text("[Service]\n")
+    for inst in ("eth3-4", "eth3-5"):
+        (tmp_path / f"floodgate-rx@{inst}.service.d").mkdir()
+        (tmp_path / f"floodgate-rx@{inst}.service.d" / "10-instance.conf").write_text("x\n")
+    stats = tmp_path / "rx-eth3-4.json"
+    stats.write_text("{}\n")
+
+    def remove(inst: str) -> dict[str, object]:
+        return run_module(
+            "floodgate_files",
+            {
+                "absent": [
+                    str(tmp_path / f"floodgate-rx@{inst}.service.d"),
+                    str(tmp_path / f"rx-{inst}.json"),
+                ],
+                "absent_if_unused": [
+                    {"path": str(unit), "used_by": str(tmp_path / "floodgate-rx@?*.service.d")}
+                ],
+            },
+        )
+
+    first = remove("eth3-4")  # eth3-5 still uses the template
+    assert first["changed"] is True and unit.exists() and not stats.exists()
+    assert first["removed"] == [str(tmp_path / "floodgate-rx@eth3-4.service.d"), str(stats)]
+    last = remove("eth3-5")
+    assert last["changed"] is True and last["removed"][-1] == str(unit)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert remove("eth3-5")["changed"] is False
+
+
+def test_files_refuses_bad_input_and_changes_nothing(tmp_path: Path) -> None:
+    keep = tmp_path / "keep.conf"
+    keep.write_text("x\n")
+    relative = run_module(
+        "floodgate_files",
+        {"files": [{"path": str(tmp_path / "new.conf"), "content": "y\n"}], "absent": ["keep.conf"]},
+    )
+    assert relative.get("failed") is True and "must be absolute" in relative["msg"]
+    mode = run_module("floodgate_files", {"files": [{"path": str(keep), "content": "y\n", "mode": "rw-r"}]})
+    assert mode.get("failed") is True and "octal mode" in mode["msg"] and "Nothing was changed" in mode["msg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.conf"] and keep.read_text() == "x\n"
 
 
 def online_from_sysfs() -> list[int]:

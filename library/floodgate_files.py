@@ -1,0 +1,228 @@
+#!/usr/bin/python
+"""Ansible module floodgate_files: write and remove a few small text files (a service's settings) in one call."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: floodgate_files
+short_description: Write or remove a service's small text files (rules, unit, drop-in) in one call
+description:
+  - Writes each file of I(files) whose text differs from what is on the host, through a temporary file renamed
+    into place (a reader never sees half a file), creating missing parent directories (mode 0755); a file whose
+    text is already there is left alone (its mode is still set). Then removes the paths of I(absent) (files,
+    or directories with what they hold), then each path of I(absent_if_unused) that no path matching its
+    I(used_by) pattern still needs.
+  - One call for what took a directory task, a C(template) task per file and a C(file) task per path (on a
+    fleet every task and every remote call is paid once per host on the controller). Render the text on the
+    controller, e.g. with the C(ansible.builtin.template) lookup.
+version_added: "0.3.0"
+author: floodgate
+options:
+  files:
+    description: Text files to write.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the file.
+        type: path
+        required: true
+      content:
+        description: The file's text, written as given.
+        type: str
+        required: true
+      mode:
+        description: Mode of the file.
+        type: raw
+        default: "0644"
+  absent:
+    description: Absolute paths to remove (files, or directories with their content); missing ones are fine.
+    type: list
+    elements: path
+    default: []
+  absent_if_unused:
+    description: >-
+      Paths to remove only when nothing still uses them: when no path matches I(used_by) once I(absent) is
+      removed (e.g. a systemd unit template with the last of its instances' drop-in directories).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path to remove (a file or a directory).
+        type: path
+        required: true
+      used_by:
+        description: A shell pattern (C(glob)) of the paths that need I(path).
+        type: str
+        required: true
+notes:
+  - Supports check mode and diff mode (each file's text before and after).
+seealso:
+  - module: floodgate_record
+"""
+
+EXAMPLES = r"""
+- name: Write the receiver instance's rules, unit template and settings
+  floodgate_files:
+    files:
+      - path: /etc/floodgate/rules-eth3-4.conf
+        content: "{{ lookup('ansible.builtin.template', 'rules.conf.j2') }}"
+      - path: /etc/systemd/system/floodgate-rx@.service
+        content: "{{ lookup('ansible.builtin.template', 'floodgate-rx@.service.j2') }}"
+      - path: /etc/systemd/system/floodgate-rx@eth3-4.service.d/10-instance.conf
+        content: "{{ lookup('ansible.builtin.template', 'instance.conf.j2') }}"
+  register: receiver_config
+
+- name: Remove the instance's files, and the unit template with the last instance
+  floodgate_files:
+    absent:
+      - /etc/systemd/system/floodgate-rx@eth3-4.service.d
+      - /etc/floodgate/rules-eth3-4.conf
+    absent_if_unused:
+      - path: /etc/systemd/system/floodgate-rx@.service
+        used_by: /etc/systemd/system/floodgate-rx@?*.service.d
+"""
+
+RETURN = r"""
+written:
+  description: Paths of the files written (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/floodgate/rules-eth3-4.conf]
+removed:
+  description: Paths removed (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import glob
+import os
+import shutil
+import stat
+import tempfile
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def write(path: str, text: str, mode: int) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".floodgate-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "files": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "path": {"type": "path", "required": True},
+                    "content": {"type": "str", "required": True},
+                    "mode": {"type": "raw", "default": "0644"},
+                },
+            },
+            "absent": {"type": "list", "elements": "path", "default": []},
+            "absent_if_unused": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "path": {"type": "path", "required": True},
+                    "used_by": {"type": "str", "required": True},
+                },
+            },
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    paths = [f["path"] for f in p["files"]] + p["absent"] + [u["path"] for u in p["absent_if_unused"]]
+    for path in paths:
+        if not os.path.isabs(path):
+            module.fail_json(msg=f"path '{path}' must be absolute. Nothing was changed.")
+    modes: dict[str, int] = {}
+    for f in p["files"]:
+        try:
+            modes[f["path"]] = int(str(f["mode"]), 8)
+        except ValueError:
+            module.fail_json(
+                msg=f"mode '{f['mode']}' of {f['path']} is not an octal mode such as 0644. Nothing was changed."
+            )
+
+    plan: list[tuple[str, str, str | None]] = []  # path, new text, old text
+    chmod: list[str] = []
+    for f in p["files"]:
+        old = read_text(f["path"])
+        if old != f["content"]:
+            plan.append((f["path"], f["content"], old))
+        elif stat.S_IMODE(os.stat(f["path"]).st_mode) != modes[f["path"]]:
+            chmod.append(f["path"])
+    gone = [path for path in p["absent"] if os.path.lexists(path)]
+    for unused in p["absent_if_unused"]:
+        users = [
+            u for u in glob.glob(unused["used_by"]) if not any(u == g or u.startswith(g + "/") for g in gone)
+        ]
+        if os.path.lexists(unused["path"]) and not users:
+            gone.append(unused["path"])
+
+    result: dict[str, Any] = {
+        "changed": bool(plan or chmod or gone),
+        "written": [path for path, _, _ in plan],
+        "removed": gone,
+    }
+    if module._diff:
+        result["diff"] = [
+            {"before_header": path, "after_header": path, "before": old or "", "after": text}
+            for path, text, old in plan
+        ] + [
+            {"before_header": path, "after_header": path, "before": "(present)\n", "after": ""}
+            for path in gone
+        ]
+    if module.check_mode or not result["changed"]:
+        module.exit_json(**result)
+    try:
+        for path, text, _ in plan:
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            write(path, text, modes[path])
+        for path in chmod:
+            os.chmod(path, modes[path])
+        for path in gone:
+            remove(path)
+    except OSError as err:
+        module.fail_json(msg=f"cannot write or remove files: {err}. Check the path and the disk.", **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
