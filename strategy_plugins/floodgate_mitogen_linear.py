@@ -26,6 +26,7 @@ import typing as t
 
 import ansible.plugins.strategy.linear
 import ansible_mitogen.affinity
+import ansible_mitogen.planner
 import ansible_mitogen.strategy
 from ansible._internal._templating import _engine, _jinja_bits
 from ansible.playbook.block import Block
@@ -42,6 +43,8 @@ description:
   - mitogen's linear strategy (one Python interpreter per host for the whole run). On controllers with fewer
     than 4 CPUs, mitogen's CPU pinning (which leaves the Ansible process, its workers and ssh one CPU out of
     two) is turned off; the processes run wherever the kernel schedules them.
+  - floodgate's own modules (those importing ansible.module_utils.floodgate) run in the host's mitogen
+    interpreter instead of a child forked per call (FLOODGATE_MITOGEN_FORK=1 forks them as mitogen does).
   - Jinja's compiled code is kept per template source (and the settings it was compiled with), and the play's
     templates are compiled once before the workers fork, so that a worker per host and task reuses it instead
     of compiling every template again.
@@ -52,6 +55,32 @@ author: floodgate
 # nothing.
 if (os.cpu_count() or 1) < 4:
     ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
+
+
+# floodgate's modules run in the host's one mitogen interpreter, not in a child forked per call. mitogen forks a
+# child for every call of a module that imports module_utils from outside ansible-core (a new context set up by
+# the controller, a fork and the imports on the host; in mitigate.yml five calls per host), because such
+# module_utils might differ between modules. floodgate's own (ansible.module_utils.floodgate) are the same files for
+# the whole run, hold no state between calls, and mitogen's importer unloads them after each call anyway.
+_OWN_MODULE_UTILS = "ansible.module_utils.floodgate"
+_should_fork = ansible_mitogen.planner.NewStylePlanner.should_fork
+
+
+def _should_fork_unless_floodgate(self) -> bool:
+    custom = self.get_module_map()["custom"]
+    if custom and all(
+        name == _OWN_MODULE_UTILS or name.startswith(_OWN_MODULE_UTILS + ".") for name, _path, _pkg in custom
+    ):
+        return bool(
+            self._inv.wrap_async
+            or self._inv.task_vars.get("mitogen_task_isolation") == "fork"
+            or self._inv.module_name in self.ALWAYS_FORK_MODULES
+        )
+    return _should_fork(self)
+
+
+if os.environ.get("FLOODGATE_MITOGEN_FORK", "0") != "1":
+    ansible_mitogen.planner.NewStylePlanner.should_fork = _should_fork_unless_floodgate
 
 
 class StrategyModule(ansible_mitogen.strategy.StrategyMixin, ansible.plugins.strategy.linear.StrategyModule):
