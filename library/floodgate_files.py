@@ -104,33 +104,10 @@ import glob
 import os
 import shutil
 import stat
-import tempfile
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-
-
-def write(path: str, text: str, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".floodgate-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from ansible.module_utils.floodgate.files import read_text, write_atomic
 
 
 def remove(path: str) -> None:
@@ -214,7 +191,7 @@ def main() -> None:
     try:
         for path, text, _ in plan:
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-            write(path, text, modes[path])
+            write_atomic(path, text, modes[path])
         for path in chmod:
             os.chmod(path, modes[path])
         for path in gone:

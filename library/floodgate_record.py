@@ -115,10 +115,10 @@ records:
 
 import json
 import os
-import tempfile
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.floodgate.files import read_text, write_atomic
 
 
 def to_text(content: Any) -> str:
@@ -142,34 +142,11 @@ def merged(existing: Any, new: Any) -> Any:
     return out
 
 
-def read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-
-
 def check_name(module: AnsibleModule, name: str) -> None:
     if not name or "/" in name or name in (".", ".."):
         module.fail_json(
             msg=f"record name '{name}' must be a file name inside dir (no '/'). Nothing was changed."
         )
-
-
-def write(path: str, text: str, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".floodgate-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def main() -> None:
@@ -257,7 +234,7 @@ def main() -> None:
         for name, text, _ in plan:
             path = os.path.join(folder, name)
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-            write(path, text, mode)
+            write_atomic(path, text, mode)
         for name in gone:
             os.unlink(os.path.join(folder, name))
     except OSError as err:
