@@ -10,7 +10,11 @@ It also keeps Jinja's compiled code: Ansible compiles a template each time it re
 forked per host and task, so every host paid again for every template of every task - 40% of the workers' CPU in a
 50-edge re-run of mitigate.yml (17.7 of 43.6 CPU s, docs/fleet.md). Here the play's templates (task keywords and
 arguments, play and role variables, vars_files, inventory values, included files) are compiled once in the
-controller's process before its workers fork, and each worker reuses that code (see _JinjaCodeCache).
+controller's process before its workers fork, and each worker reuses that code (see _JinjaCodeCache); so are the
+template files of the play's roles and of the play's own folder (templates/**/*.j2) with the settings of the
+`template` lookup at its defaults, which every host otherwise compiled again. FLOODGATE_JINJA_CACHE_LOG=FILE appends
+a JSON line per template compiled (not taken from the cache), with the process and whether it was this warm-up,
+to check what the workers still compile.
 
 Use it as mitogen_linear is used (docs/fleet.md "Speed settings"): ANSIBLE_STRATEGY=floodgate_mitogen_linear with
 this folder and ansible_mitogen's plugins/strategy on ANSIBLE_STRATEGY_PLUGINS (lab/fleet/bench_fleet.py
@@ -19,7 +23,9 @@ mitogen_env() sets both). Needs the mitogen package (requirements.txt).
 
 from __future__ import annotations
 
+import json
 import os
+import pathlib
 import threading
 import types
 import typing as t
@@ -47,7 +53,8 @@ description:
     interpreter instead of a child forked per call (FLOODGATE_MITOGEN_FORK=1 forks them as mitogen does).
   - Jinja's compiled code is kept per template source (and the settings it was compiled with), and the play's
     templates are compiled once before the workers fork, so that a worker per host and task reuses it instead
-    of compiling every template again.
+    of compiling every template again. That includes the files in the templates/ folders of the play's roles
+    and of the play itself, compiled as the template lookup compiles them with its default settings.
 author: floodgate
 """
 
@@ -129,6 +136,26 @@ class _JinjaCodeCache:
         self._code: dict[tuple[t.Any, ...], types.CodeType] = {}
         self._pending = threading.local()
         self.installed = False
+        self.warming = False  # True while _precompile compiles, in the controller's process
+        self._log = os.environ.get("FLOODGATE_JINJA_CACHE_LOG") or None
+
+    def _log_compile(self, key: tuple[t.Any, ...] | None, source: str | None) -> None:
+        """One JSON line per compile that did not come from the cache (FLOODGATE_JINJA_CACHE_LOG): the process,
+        whether this was the controller's warm-up, the kind of source and the source."""
+        if self._log is None:
+            return
+        record = {
+            "pid": os.getpid(),
+            "warmup": self.warming,
+            "kind": key[0] if key else "uncached",
+            "source": key[1] if key else source,
+        }
+        # one write() of one line to a file opened O_APPEND: the workers' lines do not interleave
+        fd = os.open(self._log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (json.dumps(record) + "\n").encode())
+        finally:
+            os.close(fd)
 
     @staticmethod
     def _settings(env: jinja_environment.Environment) -> tuple[t.Any, ...] | None:
@@ -185,6 +212,7 @@ class _JinjaCodeCache:
             if key is not None and (code := cache._code.get(key)) is not None:
                 return code
             code = compile_source(self, source, name, filename, raw, defer_init)
+            cache._log_compile(key, str(source) if isinstance(source, str) else None)
             if key is not None and isinstance(code, types.CodeType):
                 cache._code[key] = code
             return code
@@ -209,6 +237,14 @@ class _JinjaCodeCache:
 
 
 _CODE_CACHE = _JinjaCodeCache()
+# How the template lookup (ansible-core 2.19, plugins/lookup/template.py) compiles a file: TemplateOptions with
+# escape_backslashes=False and TemplateOverrides.from_kwargs(its options), which with the options at their defaults
+# ({{ }}, {# #}, trim_blocks) is TemplateOverrides.DEFAULT; a `#jinja2:` header in the file is applied by
+# TemplateEngine._compile_template here as there. A lookup with other options misses and compiles when used.
+_TEMPLATE_FILE_OPTIONS = _engine.TemplateOptions(escape_backslashes=False)
+_TEMPLATE_FILE_MAX_BYTES = 1 << 20
+# files already compiled in this process (a later include need not read them again)
+_warmed_files: set[str] = set()
 # Task keywords that are expressions (compiled as such), not templates.
 _CONDITIONALS = ("when", "changed_when", "failed_when", "until")
 
@@ -265,11 +301,48 @@ def _precompile_blocks(variable_manager, play, blocks, hosts) -> None:
     host = hosts[0] if hosts else None
     for task in [None, *roles.values()]:
         _strings(dict(variable_manager.get_vars(play=play, host=host, task=task)), templates)
+    loader = variable_manager._loader
+    folders = [task._role.get_role_path() for task in roles.values()]
+    if loader is not None:
+        folders.append(loader.get_basedir())
     engine = _engine.TemplateEngine()
     template_options = _engine.TemplateOptions.DEFAULT
     expression_options = _engine.TemplateOptions(escape_backslashes=False, preserve_trailing_newlines=False)
-    for text in templates:
-        engine._compile_template(text, template_options)
-    for text in expressions:
-        if text and not ("{{" in text or "{%" in text):
-            engine._compile_expression(text, expression_options)
+    _CODE_CACHE.warming = True
+    try:
+        for text in templates:
+            engine._compile_template(text, template_options)
+        for text in expressions:
+            if text and not ("{{" in text or "{%" in text):
+                engine._compile_expression(text, expression_options)
+        if loader is not None:
+            for path in _template_files(folders):
+                _compile_template_file(engine, loader, path)
+    finally:
+        _CODE_CACHE.warming = False
+
+
+def _template_files(folders: list[str]) -> list[str]:
+    """The *.j2 files under templates/ of each folder (roles, the play's own), not compiled yet in this process."""
+    files: list[str] = []
+    for folder in dict.fromkeys(folders):
+        root = pathlib.Path(folder, "templates")
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*.j2")):
+            name = str(path)
+            if name in _warmed_files or not path.is_file() or path.stat().st_size > _TEMPLATE_FILE_MAX_BYTES:
+                continue
+            _warmed_files.add(name)
+            files.append(name)
+    return files
+
+
+def _compile_template_file(engine: _engine.TemplateEngine, loader, path: str) -> None:
+    """Compile one template file as the template lookup does (read as it reads it: UTF-8, vault decrypted); a
+    file that cannot be read is left to the lookup, which reports it when used."""
+    try:
+        text = loader.get_text_file_contents(path)
+    except Exception:
+        return
+    engine._compile_template(text, _TEMPLATE_FILE_OPTIONS)
