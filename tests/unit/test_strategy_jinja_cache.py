@@ -9,9 +9,6 @@ cache keyed on the source alone would hand one setting's compiled code to anothe
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lab" / "fleet"))
 from bench_fleet import mitogen_env  # noqa: E402
+from local_play import run_local_play  # noqa: E402
 
 BODY = "{% if x %}\nx={{ x }}\n{% endif %}\n[[ x ]]\n"
 
@@ -57,33 +55,7 @@ def run_play(tmp_path: Path, name: str, env_extra: dict[str, str]) -> dict[str, 
     (play_dir / "templates").mkdir(parents=True, exist_ok=True)
     (play_dir / "templates" / "plain.j2").write_text(BODY)
     (play_dir / "templates" / "trimmed.j2").write_text("#jinja2: trim_blocks: False\n" + BODY)
-    (play_dir / "play.yml").write_text(PLAY)
-    (play_dir / "hosts.ini").write_text(
-        "".join(
-            f"h{i} ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n" for i in (1, 2, 3)
-        )
-    )
-    outdir = tmp_path / name
-    outdir.mkdir()
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), **env_extra)
-    proc = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
-            "-i",
-            "hosts.ini",
-            "play.yml",
-            "-e",
-            f"outdir={outdir}",
-        ],
-        cwd=play_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return {p.stem: json.loads(p.read_text()) for p in sorted(outdir.glob("*.json"))}
+    return run_local_play(play_dir, PLAY, tmp_path / name, env_extra)
 
 
 def test_code_cache_renders_what_ansible_renders(tmp_path: Path) -> None:

@@ -12,8 +12,6 @@ and the absence of the role's files from it means the cache was hit.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lab" / "fleet"))
 from bench_fleet import mitogen_env  # noqa: E402
+from local_play import run_local_play  # noqa: E402
 
 PLAIN = "{% if x %}\nplain x={{ x }}\n{% endif %}\n"
 HEADER = "#jinja2: trim_blocks: False\n"
@@ -67,39 +66,14 @@ def run_play(
     (tmp_path / "elsewhere").mkdir()
     outside = tmp_path / "elsewhere" / "outside.j2"
     outside.write_text(OUTSIDE)
-    (play_dir / "play.yml").write_text(PLAY)
-    (play_dir / "hosts.ini").write_text(
-        "".join(
-            f"h{i} ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n" for i in (1, 2, 3)
-        )
-    )
-    outdir = tmp_path / "out"
-    outdir.mkdir()
     log = tmp_path / "compiled.jsonl"
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        FLOODGATE_JINJA_CACHE_LOG=str(log),
-        **env_extra,
+    rendered = run_local_play(
+        play_dir,
+        PLAY,
+        tmp_path / "out",
+        {"FLOODGATE_JINJA_CACHE_LOG": str(log), **env_extra},
+        extra_vars=f"outside_template={outside}",
     )
-    proc = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
-            "-i",
-            "hosts.ini",
-            "play.yml",
-            "-e",
-            f"outdir={outdir} outside_template={outside}",
-        ],
-        cwd=play_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    rendered = {p.stem: json.loads(p.read_text()) for p in sorted(outdir.glob("*.json"))}
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return rendered, records
 
