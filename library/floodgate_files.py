@@ -34,7 +34,7 @@ options:
         type: str
         required: true
       mode:
-        description: Mode of the file.
+        description: Mode of the file. An octal string such as C("0644"); an integer is taken as the mode itself (YAML makes 420 of an unquoted C(0644)).
         type: raw
         default: "0644"
   absent:
@@ -107,7 +107,7 @@ import stat
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.floodgate.files import read_text, write_atomic
+from ansible.module_utils.floodgate.files import octal_mode, read_text, write_atomic
 
 
 def remove(path: str) -> None:
@@ -151,7 +151,7 @@ def main() -> None:
     modes: dict[str, int] = {}
     for f in p["files"]:
         try:
-            modes[f["path"]] = int(str(f["mode"]), 8)
+            modes[f["path"]] = octal_mode(f["mode"])
         except ValueError:
             module.fail_json(
                 msg=f"mode '{f['mode']}' of {f['path']} is not an octal mode such as 0644. Nothing was changed."

@@ -53,7 +53,7 @@ options:
     elements: str
     default: []
   mode:
-    description: Mode of the written records.
+    description: Mode of the written records. An octal string such as C("0644"); an integer is taken as the mode itself (YAML makes 420 of an unquoted C(0644)).
     type: raw
     default: "0644"
 notes:
@@ -118,7 +118,7 @@ import os
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.floodgate.files import read_text, write_atomic
+from ansible.module_utils.floodgate.files import octal_mode, read_text, write_atomic
 
 
 def to_text(content: Any) -> str:
@@ -171,7 +171,7 @@ def main() -> None:
     )
     folder: str = module.params["dir"]
     try:
-        mode = int(str(module.params["mode"]), 8)
+        mode = octal_mode(module.params["mode"])
     except ValueError:
         module.fail_json(
             msg=f"mode '{module.params['mode']}' is not an octal mode such as 0644. Nothing was changed."

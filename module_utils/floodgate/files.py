@@ -10,6 +10,17 @@ import os
 import tempfile
 
 
+def octal_mode(value: object) -> int:
+    """A file mode given as an octal string ("0644", "600") or as the integer YAML makes of an unquoted 0644
+    (420, taken as is, as ansible's file module does). Raises ValueError for anything else or above 0o7777."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    mode = value if isinstance(value, int) else int(str(value), 8)
+    if not 0 <= mode <= 0o7777:
+        raise ValueError(value)
+    return mode
+
+
 def read_text(path: str) -> str | None:
     """The file's text, or None when it does not exist."""
     try:

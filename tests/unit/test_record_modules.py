@@ -128,6 +128,11 @@ def test_files_writes_into_new_folders_then_changes_nothing(tmp_path: Path) -> N
     assert not [p for p in rules.parent.iterdir() if p.name.startswith(".floodgate-")], "temporary file left"
     again = run_module("floodgate_files", {"files": files})
     assert again["changed"] is False and again["written"] == [] and again["removed"] == []
+    # YAML makes 384 of an unquoted `mode: 0600`: the integer is the mode itself (not octal "384")
+    as_int = run_module(
+        "floodgate_files", {"files": [{"path": str(rules), "content": "default drop\n", "mode": 0o600}]}
+    )
+    assert as_int["changed"] is True and oct(rules.stat().st_mode & 0o777) == "0o600"
     rules.chmod(0o666)  # same text, other mode: the mode is put back
     fixed = run_module("floodgate_files", {"files": files})
     assert (
@@ -191,8 +196,13 @@ def test_files_refuses_bad_input_and_changes_nothing(tmp_path: Path) -> None:
         {"files": [{"path": str(tmp_path / "new.conf"), "content": "y\n"}], "absent": ["keep.conf"]},
     )
     assert relative.get("failed") is True and "must be absolute" in relative["msg"]
-    mode = run_module("floodgate_files", {"files": [{"path": str(keep), "content": "y\n", "mode": "rw-r"}]})
-    assert mode.get("failed") is True and "octal mode" in mode["msg"] and "Nothing was changed" in mode["msg"]
+    for bad in ("rw-r", "17777", 0o10000, True):  # not octal, above 0o7777 (string and integer), a boolean
+        mode = run_module("floodgate_files", {"files": [{"path": str(keep), "content": "y\n", "mode": bad}]})
+        assert (
+            mode.get("failed") is True
+            and "octal mode" in mode["msg"]
+            and "Nothing was changed" in mode["msg"]
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.conf"] and keep.read_text() == "x\n"
 
 
