@@ -366,7 +366,7 @@ static inline __attribute__((always_inline)) void classify_burst(struct fg_engin
 				if (l->rl0) {
 					uint64_t h = fg_rl_hash4(p->src4);
 					hash[i] = h;
-					__builtin_prefetch(fg_rl_set(l->rl0, h), 1);
+					__builtin_prefetch(fg_rl_set_of(l->rl0, h), 1);
 					pending[npending++] = (uint8_t)i;
 					continue; /* pass 2 writes its verdict */
 				}
@@ -385,7 +385,7 @@ static inline __attribute__((always_inline)) void classify_burst(struct fg_engin
 			if (k < 0) {
 				if (rl0) {
 					hash[i] = g.hash;
-					__builtin_prefetch(fg_rl_set(rl0, g.hash), 1);
+					__builtin_prefetch(fg_rl_set_of(rl0, g.hash), 1);
 					pending[npending++] = (uint8_t)i;
 					continue;
 				}
@@ -476,17 +476,22 @@ typedef uint64_t (*fg_filter_fn)(const struct fg_frule *f, const struct fg_pkt *
 
 #define FG_ISA(name) name##_base
 #define FG_ISA_ATTR
+#define FG_ISA_AVX2 0
 #include "engine_cols.h"
 #undef FG_ISA
 #undef FG_ISA_ATTR
+#undef FG_ISA_AVX2
 #if defined(__x86_64__) && !defined(FG_NO_ISA_DISPATCH)
 #include <cpuid.h>
+#include <immintrin.h>
 #define FG_HAVE_ISA_V3 1
 #define FG_ISA(name) name##_v3
 #define FG_ISA_ATTR __attribute__((target("avx2,bmi,bmi2,popcnt,movbe")))
+#define FG_ISA_AVX2 1
 #include "engine_cols.h"
 #undef FG_ISA
 #undef FG_ISA_ATTR
+#undef FG_ISA_AVX2
 #endif
 
 static fg_classify_fn isa_pick(void)

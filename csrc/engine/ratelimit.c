@@ -22,7 +22,8 @@ int fg_rl_init(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst
 	rl->shift1 = rl->shift - 1;
 	rl->interval = 1000000000ull / rate;
 	rl->tau = (burst - 1) * rl->interval;
-	size_t bytes = (size_t)n * sizeof(struct fg_rl_entry);
+	_Static_assert(sizeof(struct fg_rl_set) == 64, "a set is one cache line");
+	size_t bytes = (size_t)rl->nsets * sizeof(struct fg_rl_set);
 	/* 2 MiB-aligned and huge-page backed where the kernel allows: random sources touch random sets, and
 	 * with 4 KiB pages every lookup would also miss the TLB (16 MiB = 4096 pages) */
 	size_t align = bytes >= (2u << 20) ? (2u << 20) : 64;

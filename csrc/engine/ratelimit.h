@@ -1,7 +1,8 @@
 /* Per-source rate limit: GCRA (a token bucket in integer nanoseconds) over a bounded, 4-way set-associative
- * table of 16-byte entries (one 64-byte cache line per set). A new source takes an empty slot of its set, else
- * evicts the entry with the smallest theoretical arrival time — the fullest bucket; an entry whose TAT is in
- * the past is the same as no entry, so most evictions lose nothing. Memory never grows after creation. */
+ * table of 16-byte entries (a 64-byte cache line per set: its four keys, then their four TATs, so that one
+ * 256-bit compare finds a key). A new source takes an empty slot of its set, else evicts the entry with the
+ * smallest theoretical arrival time — the fullest bucket; an entry whose TAT is in the past is the same as no
+ * entry, so most evictions lose nothing. Memory never grows after creation. */
 #ifndef FG_RATELIMIT_H
 #define FG_RATELIMIT_H
 
@@ -10,13 +11,13 @@
 
 #define FG_RL_WAYS 4
 
-struct fg_rl_entry {
-	uint64_t key; /* 0 = empty */
-	uint64_t tat; /* theoretical arrival time, ns */
-};
+struct fg_rl_set {
+	uint64_t key[FG_RL_WAYS]; /* 0 = empty */
+	uint64_t tat[FG_RL_WAYS]; /* theoretical arrival time, ns */
+} __attribute__((aligned(64)));
 
 struct fg_rl {
-	struct fg_rl_entry *t; /* nsets * FG_RL_WAYS, 64-byte aligned */
+	struct fg_rl_set *t; /* nsets sets, 64-byte aligned */
 	uint64_t nsets;
 	unsigned shift;    /* 64 - log2(nsets) */
 	unsigned shift1;   /* shift - 1: the set is (hash >> 1) >> shift1, no branch for shift 64 (one set) */
@@ -66,40 +67,54 @@ static inline __attribute__((always_inline)) uint64_t fg_rl_hash4(uint32_t a)
 	return k;
 }
 
-static inline __attribute__((always_inline)) struct fg_rl_entry *fg_rl_set(const struct fg_rl *rl, uint64_t hash)
+static inline __attribute__((always_inline)) struct fg_rl_set *fg_rl_set_of(const struct fg_rl *rl, uint64_t hash)
 {
-	return rl->t + ((hash >> 1) >> rl->shift1) * FG_RL_WAYS;
+	return rl->t + ((hash >> 1) >> rl->shift1);
+}
+
+/* The way of set s that holds key, or -1 (keys are unique within a set: a key is inserted only when absent).
+ * The burst loop's AVX2 copy compares the four keys at once instead (engine_cols.h, rl_way). */
+static inline __attribute__((always_inline)) int fg_rl_way(const struct fg_rl_set *s, uint64_t key)
+{
+	for (int i = 0; i < FG_RL_WAYS; i++)
+		if (s->key[i] == key)
+			return i;
+	return -1;
+}
+
+/* Charge one packet of key to set s, whose way w holds key (-1: none; a new source takes an empty slot, else
+ * evicts the smallest TAT, the first of equals). 1 when the packet conforms (and is charged), 0 when the
+ * source is over its rate. */
+static inline __attribute__((always_inline)) int fg_rl_charge(struct fg_rl *rl, struct fg_rl_set *s, int w,
+							      uint64_t key, uint64_t now)
+{
+	if (w < 0) {
+		w = 0;
+		for (int i = 0; i < FG_RL_WAYS; i++) {
+			if (s->key[i] == 0) {
+				w = i;
+				break;
+			}
+			if (s->tat[i] < s->tat[w])
+				w = i;
+		}
+		if (s->key[w])
+			rl->evictions++;
+		s->key[w] = key;
+		s->tat[w] = now;
+	}
+	uint64_t tat = s->tat[w] > now ? s->tat[w] : now;
+	if (tat - now > rl->tau)
+		return 0;
+	s->tat[w] = tat + rl->interval;
+	return 1;
 }
 
 /* 1 when the packet conforms (and is charged), 0 when the source is over its rate. */
 static inline __attribute__((always_inline)) int fg_rl_conform(struct fg_rl *rl, uint64_t key, uint64_t hash, uint64_t now)
 {
-	struct fg_rl_entry *s = fg_rl_set(rl, hash), *e = NULL;
-	for (int i = 0; i < FG_RL_WAYS; i++)
-		if (s[i].key == key) {
-			e = &s[i];
-			break;
-		}
-	if (!e) {
-		e = &s[0];
-		for (int i = 0; i < FG_RL_WAYS; i++) {
-			if (s[i].key == 0) {
-				e = &s[i];
-				break;
-			}
-			if (s[i].tat < e->tat)
-				e = &s[i];
-		}
-		if (e->key)
-			rl->evictions++;
-		e->key = key;
-		e->tat = now;
-	}
-	uint64_t tat = e->tat > now ? e->tat : now;
-	if (tat - now > rl->tau)
-		return 0;
-	e->tat = tat + rl->interval;
-	return 1;
+	struct fg_rl_set *s = fg_rl_set_of(rl, hash);
+	return fg_rl_charge(rl, s, fg_rl_way(s, key), key, now);
 }
 
 #endif
