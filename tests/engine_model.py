@@ -361,7 +361,11 @@ def _fmix64(k: int) -> int:
 
 def _conform(r: Rule, p: Pkt, now: int) -> bool:
     """GCRA over a 4-way set-associative table; evict the empty slot, else the smallest TAT (first)."""
-    key = (0xFFFFFFFF00000000 | p.src) if p.family == 4 else ((p.src >> 64) or 1)
+    if p.family == 4:
+        key = 0xFFFFFFFF00000000 | p.src
+    else:  # the /64; ffff:ffff::/32 (multicast) is moved off the IPv4 keys to ffff:fffe::/32
+        hi = p.src >> 64
+        key = (hi ^ (1 << 32) if hi >> 32 == 0xFFFFFFFF else hi) or 1
     nsets = len(r.table)
     idx = _fmix64(key) >> (64 - (nsets.bit_length() - 1)) if nsets > 1 else 0
     s = r.table[idx]

@@ -30,7 +30,10 @@ struct fg_rl {
 int fg_rl_init(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst);
 void fg_rl_free(struct fg_rl *rl);
 
-/* The key of a source: an IPv4 address, or an IPv6 /64 (never 0). */
+/* The key of a source: an IPv4 address, or an IPv6 /64 (never 0: 0 marks an empty way). An IPv4 key's upper
+ * half is all ones, and the IPv6 /64s that would read the same (ffff:ffff::/32, multicast, never a valid
+ * source) are moved to ffff:fffe::/32, also multicast: so no IPv6 source, however spoofed, charges an IPv4
+ * source's bucket. ::/64 (no valid source either) shares 0:0:0:1::/64's key. */
 static inline __attribute__((always_inline)) uint64_t fg_rl_key4(uint32_t a)
 {
 	return 0xFFFFFFFF00000000ull | a;
@@ -38,6 +41,7 @@ static inline __attribute__((always_inline)) uint64_t fg_rl_key4(uint32_t a)
 
 static inline uint64_t fg_rl_key6(uint64_t hi)
 {
+	hi ^= (uint64_t)((hi >> 32) == 0xFFFFFFFFu) << 32;
 	return hi ? hi : 1;
 }
 

@@ -140,6 +140,16 @@ static void test_ratelimit(void)
 		classify1(e, &h, t0, NULL);
 	build_frame(&h, &b6);
 	CHECK(classify1(e, &h, t0, NULL) == FG_DROP);
+	/* an IPv6 source whose /64 reads like an IPv4 key (ffff:ffff:IPv4::/64) has a bucket of its own: spoofed
+	 * IPv6 frames never use up an IPv4 source's burst */
+	struct pkt_spec v4 = {.src = "192.0.2.77", .sport = 1, .dport = 53};
+	struct pkt_spec m6 = {.v6 = 1, .src = "ffff:ffff:c000:24d::1", .sport = 1, .dport = 53};
+	build_frame(&h, &m6);
+	for (int i = 0; i < 3; i++)
+		CHECK(classify1(e, &h, t0, NULL) == FG_PASS);
+	CHECK(classify1(e, &h, t0, NULL) == FG_DROP);
+	build_frame(&h, &v4);
+	CHECK(classify1(e, &h, t0, NULL) == FG_PASS);
 	/* a bounded table: 100,000 spoofed sources in a 1024-entry table evict, never grow */
 	for (uint32_t i = 0; i < 100000; i++) {
 		f.b[14 + 12] = (uint8_t)(i >> 24), f.b[14 + 13] = (uint8_t)(i >> 16);

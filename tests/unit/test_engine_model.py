@@ -18,7 +18,8 @@ fe = m.load_binding()
 PREFIXES = ["198.51.100.0/24", "198.51.100.128/25", "10.0.0.0/8", "0.0.0.0/0", "203.0.113.7/32",
             "2001:db8::/32", "2001:db8:1::/48", "::/0", "2001:db8::1/128"]  # fmt: skip
 SOURCES = ["198.51.100.1", "198.51.100.200", "10.9.8.7", "203.0.113.7", "203.0.113.8", "192.0.2.1",
-           "2001:db8::1", "2001:db8:1::5", "2001:db8:2::1", "fe80::1"]  # fmt: skip
+           "2001:db8::1", "2001:db8:1::5", "2001:db8:2::1", "fe80::1", "ffff:ffff:c000:201::1"]  # fmt: skip
+# (the last: a /64 whose rate-limit key would read like 192.0.2.1's)
 NAMES = ["example.com", "www.example.com", "WWW.Example.COM", "notexample.com", "a.b.c.example.org", "",
          "x.y", "com", "deep." * 20 + "example.com"]  # fmt: skip
 SUFFIXES = ["example.com", "com", "Example.ORG.", "b.c.example.org", "y"]
