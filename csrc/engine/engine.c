@@ -50,6 +50,16 @@ static int fast_plan_build(struct fg_engine *e)
 			f->need = (uint8_t)((need & FG_PKT_DNSOK) ? 2 : (need & FG_PKT_DNSQ) ? 1 : 0);
 			f->hits = &r->hits;
 			f->dport_bm = r->dport_bm;
+			if (t & FG_T_DPORT) { /* one port (the usual `dport 53`): compared, not looked up */
+				uint32_t nb = 0, last = 0;
+				for (uint32_t w = 0; w < 1024; w++)
+					if (r->dport_bm[w]) {
+						nb += (uint32_t)__builtin_popcountll(r->dport_bm[w]);
+						last = w * 64 + (uint32_t)__builtin_ctzll(r->dport_bm[w]);
+					}
+				f->dport_one = nb == 1;
+				f->dport1 = (uint16_t)last;
+			}
 			f->sport_bm = r->sport_bm;
 			f->qtype_bm = r->qtype_bm;
 			f->src = r->src;
@@ -452,12 +462,12 @@ static inline __attribute__((always_inline)) uint64_t fg_flag_mask(const uint8_t
 	return m;
 }
 
-/* The filter loop for rule f's checks: S | D << 1 | X << 2 | Q << 3, and 16 for a one-suffix compare of four
- * words (a suffix over 16 bytes) rather than two */
+/* The filter loop for rule f's checks: S | D << 1 | X << 2 | Q << 3, 16 for a one-suffix compare of four
+ * words (a suffix over 16 bytes) rather than two, and 32 for a destination port check of one port */
 static inline uint32_t filter_index(const struct fg_frule *f)
 {
 	uint32_t c = f->checks;
-	return ((c & FG_F_SRC) ? 1u : 0) | ((c & FG_F_DPORT) ? 2u : 0) |
+	return ((c & FG_F_SRC) ? 1u : 0) | ((c & FG_F_DPORT) ? (f->dport_one ? 34u : 2u) : 0) |
 	       ((c & FG_F_SUFFIX1) ? (f->s_nw > 2 ? 20u : 4u) : 0) | ((c & FG_F_QTYPE) ? 8u : 0);
 }
 

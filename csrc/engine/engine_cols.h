@@ -16,8 +16,10 @@
 			int o = 1;                                                                         \
 			if (S)                                                                             \
 				o &= fg_prefix_set_has4(f->src, p->src4);                                  \
-			if (D)                                                                             \
+			if ((D) == 1)                                                                      \
 				o &= fg_bm_test(f->dport_bm, p->dport);                                    \
+			if ((D) == 2)                                                                      \
+				o &= p->dport == f->dport1;                                                \
 			if (Q)                                                                             \
 				o &= fg_bm_test(f->qtype_bm, p->qtype);                                    \
 			if (X)                                                                             \
@@ -50,10 +52,24 @@ FG_FILTER(filt_x4q, 0, 0, 2, 1)
 FG_FILTER(filt_sx4q, 1, 0, 2, 1)
 FG_FILTER(filt_dx4q, 0, 1, 2, 1)
 FG_FILTER(filt_sdx4q, 1, 1, 2, 1)
+/* one destination port */
+FG_FILTER(filt_d1, 0, 2, 0, 0)
+FG_FILTER(filt_sd1, 1, 2, 0, 0)
+FG_FILTER(filt_d1x, 0, 2, 1, 0)
+FG_FILTER(filt_sd1x, 1, 2, 1, 0)
+FG_FILTER(filt_d1q, 0, 2, 0, 1)
+FG_FILTER(filt_sd1q, 1, 2, 0, 1)
+FG_FILTER(filt_d1xq, 0, 2, 1, 1)
+FG_FILTER(filt_sd1xq, 1, 2, 1, 1)
+FG_FILTER(filt_d1x4, 0, 2, 2, 0)
+FG_FILTER(filt_sd1x4, 1, 2, 2, 0)
+FG_FILTER(filt_d1x4q, 0, 2, 2, 1)
+FG_FILTER(filt_sd1x4q, 1, 2, 2, 1)
 #undef FG_FILTER
 
-/* indexed by filter_index(): S | D << 1 | X << 2 | Q << 3, | 16 for a four-word suffix (NULL: never) */
-static const fg_filter_fn FG_ISA(filters)[32] = {
+/* indexed by filter_index(): S | D << 1 | X << 2 | Q << 3, | 16 for a four-word suffix, | 32 for one
+ * destination port (NULL: never) */
+static const fg_filter_fn FG_ISA(filters)[64] = {
 	FG_ISA(filt_0), FG_ISA(filt_s), FG_ISA(filt_d), FG_ISA(filt_sd),
 	FG_ISA(filt_x), FG_ISA(filt_sx), FG_ISA(filt_dx), FG_ISA(filt_sdx),
 	FG_ISA(filt_q), FG_ISA(filt_sq), FG_ISA(filt_dq), FG_ISA(filt_sdq),
@@ -62,6 +78,14 @@ static const fg_filter_fn FG_ISA(filters)[32] = {
 	FG_ISA(filt_x4), FG_ISA(filt_sx4), FG_ISA(filt_dx4), FG_ISA(filt_sdx4),
 	NULL, NULL, NULL, NULL,
 	FG_ISA(filt_x4q), FG_ISA(filt_sx4q), FG_ISA(filt_dx4q), FG_ISA(filt_sdx4q),
+	NULL, NULL, FG_ISA(filt_d1), FG_ISA(filt_sd1),
+	NULL, NULL, FG_ISA(filt_d1x), FG_ISA(filt_sd1x),
+	NULL, NULL, FG_ISA(filt_d1q), FG_ISA(filt_sd1q),
+	NULL, NULL, FG_ISA(filt_d1xq), FG_ISA(filt_sd1xq),
+	NULL, NULL, NULL, NULL,
+	NULL, NULL, FG_ISA(filt_d1x4), FG_ISA(filt_sd1x4),
+	NULL, NULL, NULL, NULL,
+	NULL, NULL, FG_ISA(filt_d1x4q), FG_ISA(filt_sd1x4q),
 };
 
 

@@ -96,6 +96,8 @@ struct fg_frule {
 	 * suffixes over 16 bytes, without a switch on s_nw */
 	uint8_t s_len, s_nlabels, s_nw;
 	uint8_t need; /* the DNS flags its terms need: 0 none, 1 FG_PKT_DNSQ, 2 FG_PKT_DNSQ | FG_PKT_DNSOK */
+	uint8_t dport_one; /* FG_F_DPORT with exactly one port, dport1: the filter loops compare it, no map */
+	uint16_t dport1;
 	uint64_t s_want[4], s_fold[4], s_mask[4];
 };
 

@@ -263,6 +263,53 @@ static void test_long_suffix_rule_by_rule(void)
 	fg_engine_free(g);
 }
 
+/* A destination-port check of one port is a compare on the rule-by-rule path (the filter loops' dport1), of
+ * several a map lookup: both against frames with the ports at the edges (0, 65535) and beside the one tested,
+ * with and without a source check, the same as worked out and as the fast path off. */
+static void test_one_port_rule_by_rule(void)
+{
+	static const struct {
+		const char *terms;
+		uint32_t lo, hi, lo2, hi2; /* the ports that match: [lo, hi] or [lo2, hi2] */
+	} rules[] = {{"dport 53", 53, 53, 1, 0},		{"dport 0", 0, 0, 1, 0},
+		     {"dport 65535", 65535, 65535, 1, 0},	{"dport 53,54", 53, 54, 1, 0},
+		     {"dport 1-65535", 1, 65535, 1, 0},	{"dport 0,65535", 0, 0, 65535, 65535},
+		     {"dport 53 src 192.0.2.0/24", 53, 53, 1, 0}, {"dport 52 qtype A", 52, 52, 1, 0}};
+	static const uint16_t ports[] = {0, 1, 52, 53, 54, 65534, 65535};
+	enum { N = 2 * sizeof(ports) / sizeof(ports[0]) };
+	static struct frame fs[N];
+	const uint8_t *fr[N];
+	uint32_t len[N];
+	for (int i = 0; i < N; i++) {
+		struct pkt_spec sp = {.src = i % 2 ? "192.0.2.9" : "198.51.100.9", .sport = 1000,
+				      .dport = ports[i / 2], .qname = "www.example.org", .qtype = 1,
+				      .dns_flags_hi = 0x01, .qdcount = 1};
+		build_frame(&fs[i], &sp);
+		fr[i] = fs[i].b;
+		len[i] = fs[i].len;
+	}
+	int ok = 1;
+	for (size_t k = 0; k < sizeof(rules) / sizeof(rules[0]); k++) {
+		char text[200];
+		snprintf(text, sizeof(text), "default pass\nrule x drop %s\n", rules[k].terms);
+		struct fg_engine *e = compile(text), *g = compile(text);
+		fg_engine_set_fast_path(g, 0);
+		uint8_t v[N], vg[N];
+		fg_engine_classify(e, fr, len, N, 0, v);
+		fg_engine_classify(g, fr, len, N, 0, vg);
+		for (int i = 0; i < N; i++) {
+			uint32_t d = ports[i / 2];
+			int drop = (d >= rules[k].lo && d <= rules[k].hi) || (d >= rules[k].lo2 && d <= rules[k].hi2);
+			if (strstr(rules[k].terms, "src"))
+				drop &= i % 2;
+			ok &= v[i] == (drop ? FG_DROP : FG_PASS) && vg[i] == v[i];
+		}
+		fg_engine_free(e);
+		fg_engine_free(g);
+	}
+	CHECK(ok);
+}
+
 /* The rate limiter's hash: fg_rl_hash4 is fg_rl_hash of the IPv4 key, and both give the top bits of murmur3's
  * full fmix64 (what the Python model computes), which are all a set index uses (up to 2^22 sets). */
 static void test_ratelimit_hash(void)
@@ -315,6 +362,7 @@ void test_engine(void)
 	test_ratelimit();
 	test_ratelimit_rule_by_rule();
 	test_ratelimit_hash();
+	test_one_port_rule_by_rule();
 	test_long_suffix_rule_by_rule();
 	test_bursts();
 }
