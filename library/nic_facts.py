@@ -29,6 +29,19 @@ options:
   ethtool_path:
     description: Path of the ethtool binary. Default is C(ethtool) from PATH, C(/usr/sbin) or C(/sbin).
     type: str
+  expect_restorable:
+    description:
+      - The C(restorable) state the NIC must be in (e.g. a snapshot's, after a restore). The task fails,
+        after the same read, when the read differs; C(differ) then names each part that differs, with its
+        value now and the expected one. One call for the read and the check (no C(assert) task per host).
+    type: dict
+  mismatch_msg:
+    description:
+      - >-
+        The failure message when the read differs from I(expect_restorable). C({differ}) in it is replaced
+        by each part that differs, as C(KEY: now VALUE, snapshot VALUE; ).
+    type: str
+    default: "The NIC differs from the expected state: {differ}"
 notes:
   - Per-queue counters use the driver's own names (ixgbe C(rx_queue_N_packets), i40e C(rx-N.packets),
     mlx5 C(rxN_packets), veth C(rx_queue_N_xdp_packets), which counts only while an XDP program is
@@ -51,6 +64,12 @@ EXAMPLES = r"""
     content: "{{ before.restorable | to_nice_json }}"
     dest: /var/lib/floodgate/eth3.json
     mode: "0600"
+
+- name: Read the NIC after a restore and fail unless it is back to the snapshot
+  nic_facts:
+    interface: eth3
+    expect_restorable: "{{ snapshot.restorable }}"
+    mismatch_msg: "eth3 is not back to its snapshot: {differ}"
 
 - name: Queue 4 must exist
   ansible.builtin.assert:
@@ -107,12 +126,30 @@ restorable:
   returned: success
   type: dict
   sample: {"interface": "eth3", "features": {"rx-gro": true}, "rxfh": {"table": [0, 1]}, "ntuple": {"rules": []}, "irq_affinity": {"67": "4"}}
+differ:
+  description: With I(expect_restorable), the parts of C(restorable) that differ from it (empty when none does).
+  returned: when I(expect_restorable) is given
+  type: list
+  elements: str
+  sample: ["features"]
 """
 
+import json
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.floodgate.snapshot import gather_or_fail, restorable
+
+
+def differ_from(now: dict[str, Any], expected: dict[str, Any]) -> tuple[list[str], str]:
+    """The keys of `expected` whose value differs in `now`, and the text that says how (as the check's message did).
+
+    Both sides are compared as JSON data (a snapshot is read back from JSON: lists, not tuples).
+    """
+    now = json.loads(json.dumps(now))
+    keys = [key for key in expected if now.get(key) != expected[key]]
+    text = "".join(f"{key}: now {now.get(key)}, snapshot {expected[key]}; " for key in keys)
+    return keys, text
 
 
 def main() -> None:
@@ -120,12 +157,26 @@ def main() -> None:
         argument_spec={
             "interface": {"type": "str", "required": True, "aliases": ["name"]},
             "ethtool_path": {"type": "str"},
+            "expect_restorable": {"type": "dict"},
+            "mismatch_msg": {"type": "str", "default": "The NIC differs from the expected state: {differ}"},
         },
         supports_check_mode=True,
     )
     iface: str = module.params["interface"]
     nic: dict[str, Any] = gather_or_fail(module, module.params["ethtool_path"], iface)
-    module.exit_json(changed=False, nic=nic, restorable=restorable(nic), ansible_facts={"floodgate_nic": nic})
+    result: dict[str, Any] = {
+        "changed": False,
+        "nic": nic,
+        "restorable": restorable(nic),
+        "ansible_facts": {"floodgate_nic": nic},
+    }
+    expected = module.params["expect_restorable"]
+    if expected is not None:
+        keys, text = differ_from(result["restorable"], expected)
+        result["differ"] = keys
+        if keys or json.loads(json.dumps(result["restorable"])) != expected:
+            module.fail_json(msg=module.params["mismatch_msg"].replace("{differ}", text), **result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

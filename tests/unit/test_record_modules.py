@@ -228,6 +228,31 @@ def test_host_facts_reads_state_snapshot_cpus_and_the_nic_as_nic_facts_does(tmp_
     assert res["restorable"] == facts["restorable"]
 
 
+def test_nic_facts_checks_the_read_against_an_expected_state_in_the_same_call() -> None:
+    """nic_restore's read-back and check in one call: the loopback as read is its own expected state; a snapshot
+    that differs in one feature fails with the caller's message naming that part, with the read returned."""
+    now = run_module("nic_facts", {"interface": "lo"})["restorable"]
+    same = run_module("nic_facts", {"interface": "lo", "expect_restorable": now})
+    assert same.get("failed") is not True and same["differ"] == [] and same["restorable"] == now
+    name = sorted(now["features"])[0]
+    snapshot = dict(now, features=dict(now["features"], **{name: not now["features"][name]}))
+    bad = run_module(
+        "nic_facts",
+        {
+            "interface": "lo",
+            "expect_restorable": snapshot,
+            "mismatch_msg": "lo not restored: {differ}Fix it.",
+        },
+    )
+    assert bad.get("failed") is True and bad["differ"] == ["features"], bad
+    # Each part as the assert's message rendered it: "KEY: now VALUE, snapshot VALUE; " (dicts in read order).
+    msg = bad["msg"]
+    assert msg.startswith("lo not restored: features: now {") and msg.endswith("}; Fix it."), msg
+    assert f"'{name}': {now['features'][name]}" in msg.split(", snapshot ")[0]
+    assert f"'{name}': {snapshot['features'][name]}" in msg.split(", snapshot ")[1]
+    assert bad["restorable"] == now
+
+
 def test_host_facts_reports_an_unknown_interface_and_empty_records(tmp_path: Path) -> None:
     res = run_module("floodgate_host_facts", {"state_dir": str(tmp_path / "none"), "interface": "fgnope0"})
     assert res.get("failed") is not True
