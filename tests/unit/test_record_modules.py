@@ -251,6 +251,13 @@ def test_nic_facts_checks_the_read_against_an_expected_state_in_the_same_call() 
     assert f"'{name}': {now['features'][name]}" in msg.split(", snapshot ")[0]
     assert f"'{name}': {snapshot['features'][name]}" in msg.split(", snapshot ")[1]
     assert bad["restorable"] == now
+    # a part the read has and the snapshot lacks (or the other way) is named too, not a failure with no reason
+    older = {k: v for k, v in now.items() if k != "ntuple"}
+    lacking = run_module("nic_facts", {"interface": "lo", "expect_restorable": older})
+    assert lacking.get("failed") is True and lacking["differ"] == ["ntuple"], lacking
+    assert "ntuple: now " in lacking["msg"] and ", snapshot None; " in lacking["msg"], lacking["msg"]
+    extra = run_module("nic_facts", {"interface": "lo", "expect_restorable": dict(now, extra_part=[1])})
+    assert extra.get("failed") is True and extra["differ"] == ["extra_part"], extra
 
 
 def test_host_facts_reports_an_unknown_interface_and_empty_records(tmp_path: Path) -> None:
