@@ -1,5 +1,6 @@
 """Running a small play over three local hosts (h1, h2, h3) for the strategy plugin's tests: the play's folder,
-its inventory, the run, and each host's JSON output file read back, in one place.
+its inventory, the run, and each host's JSON output file read back, in one place; rerun_local_play runs it again
+(e.g. in check mode) and gives its recap too.
 
 The play writes `{{ outdir }}/{{ inventory_hostname }}.json`; env_extra selects the strategy (mitogen_env() of
 lab/fleet/bench_fleet.py for floodgate_mitogen_linear) and its switches.
@@ -27,6 +28,14 @@ def run_local_play(
             f"h{i} ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n" for i in (1, 2, 3)
         )
     )
+    return rerun_local_play(play_dir, outdir, env_extra, extra_vars)[0]
+
+
+def rerun_local_play(
+    play_dir: Path, outdir: Path, env_extra: dict[str, str], extra_vars: str = "", *args: str
+) -> tuple[dict[str, dict[str, object]], str]:
+    """Runs the play already in play_dir (with `args`, e.g. --check) into a new outdir: {host: its output file's
+    JSON} and the run's stdout (its recap); fails the test with the run's output when it fails."""
     outdir.mkdir()
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), **env_extra)
     proc = subprocess.run(
@@ -37,6 +46,7 @@ def run_local_play(
             "play.yml",
             "-e",
             f"outdir={outdir} {extra_vars}".strip(),
+            *args,
         ],
         cwd=play_dir,
         env=env,
@@ -46,4 +56,4 @@ def run_local_play(
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return {p.stem: json.loads(p.read_text()) for p in sorted(outdir.glob("*.json"))}
+    return {p.stem: json.loads(p.read_text()) for p in sorted(outdir.glob("*.json"))}, proc.stdout

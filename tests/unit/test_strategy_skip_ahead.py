@@ -12,17 +12,14 @@ the skip in the controller, one per host without it.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lab" / "fleet"))
 from bench_fleet import mitogen_env  # noqa: E402
-from local_play import run_local_play  # noqa: E402
+from local_play import rerun_local_play, run_local_play  # noqa: E402
 
 PLAY = """
 - name: Tasks skipped on some hosts or all
@@ -82,26 +79,8 @@ def run_again(
 ) -> tuple[dict[str, object], list[str]]:
     """The same play again in its folder (with `args`, e.g. --check): each host's output and the recap's lines."""
     out = tmp_path / name / f"again{len(list((tmp_path / name).glob('again*')))}"
-    out.mkdir()
-    proc = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
-            "-i",
-            "hosts.ini",
-            "play.yml",
-            "-e",
-            f"outdir={out}",
-            *args,
-        ],
-        cwd=tmp_path / name / "play",
-        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), **env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    hosts = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("h*.json"))}
-    return hosts, re.findall(r"^h\d\s+: .*$", proc.stdout, re.M)
+    hosts, stdout = rerun_local_play(tmp_path / name / "play", out, env, "", *args)
+    return hosts, re.findall(r"^h\d\s+: .*$", stdout, re.M)
 
 
 def test_skipped_in_the_controller_as_a_worker_skips_it(tmp_path: Path) -> None:
