@@ -142,12 +142,13 @@ from ansible.module_utils.floodgate.snapshot import gather_or_fail, restorable
 
 
 def differ_from(now: dict[str, Any], expected: dict[str, Any]) -> tuple[list[str], str]:
-    """The keys of `expected` whose value differs in `now`, and the text that says how (as the check's message did).
+    """The parts whose value differs between `now` and `expected` (one side lacking a part included), and the
+    text that says how (as the check's message did).
 
     Both sides are compared as JSON data (a snapshot is read back from JSON: lists, not tuples).
     """
     now = json.loads(json.dumps(now))
-    # a part only one side has (a snapshot from another version) differs too: absent is shown as None
+    # a part only one side has (a snapshot from another version): its absent side is shown as None
     keys = [key for key in expected if now.get(key) != expected[key]]
     keys += [key for key in now if key not in expected]
     text = "".join(f"{key}: now {now.get(key)}, snapshot {expected.get(key)}; " for key in keys)
