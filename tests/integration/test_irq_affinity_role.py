@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from ansible.module_utils.floodgate.irqs import device_name, parse_interrupts, queue_irqs
-from molecule_run import molecule_env
+from molecule_run import molecule_env, molecule_test
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,14 +52,8 @@ def run_scenario(scenario: str, iface: str, irq: int, timeout: int) -> tuple[str
     before = aff.read_text().strip()
     start = time.monotonic()
     try:
-        proc = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "molecule"), "test", "-s", scenario],
-            cwd=ROOT / "roles" / "irq_affinity",
-            env=molecule_env(FG_IRQ_INTERFACE=iface),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+        proc = molecule_test(
+            scenario, molecule_env(FG_IRQ_INTERFACE=iface), timeout, cwd=ROOT / "roles" / "irq_affinity"
         )
     finally:
         after = aff.read_text().strip()
