@@ -329,6 +329,64 @@ static void test_ratelimit_hash(void)
 	CHECK(ok);
 }
 
+/* A large allowlist on the rule-by-rule path (1,202 partly covered /16s, so as many second-level chunks): the
+ * verdicts are the set's membership, the same with the fast path off. Sources in covered /24s, beside them in
+ * the same /16, in /16s with no prefix, and in the first and last /16. */
+static void test_large_allowlist_rule_by_rule(void)
+{
+	char dir[] = "/tmp/fg-test-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[300], rules[400];
+	snprintf(path, sizeof(path), "%s/allow.txt", dir);
+	FILE *f = fopen(path, "w");
+	for (uint32_t k = 0; k < 1200; k++) /* /24 number 3 of every third /16 from 1.0 on, and 255.255.3.0/24 */
+		fprintf(f, "%u.%u.3.0/24\n", 1 + (k * 3) / 256, (k * 3) % 256);
+	fprintf(f, "255.255.3.0/24\n0.0.3.0/24\n");
+	fclose(f);
+	snprintf(rules, sizeof(rules), "default drop\nrule ok pass src-file %s udp dport 53\n", path);
+	struct fg_engine *e = compile(rules), *g = compile(rules);
+	CHECK(e && g);
+	fg_engine_set_fast_path(g, 0);
+	enum { N = 64 };
+	static struct frame fs[N];
+	const uint8_t *fr[N];
+	uint32_t len[N];
+	uint8_t v[N], vg[N], want[N];
+	int ok = 1;
+	for (int round = 0; round < 40; round++) {
+		for (int i = 0; i < N; i++) {
+			uint32_t k = (uint32_t)(round * N + i) * 7u % 1300u, a = 1 + (k * 3) / 256, b = (k * 3) % 256;
+			uint32_t c = (uint32_t)i % 4 == 0 ? 4 : 3; /* beside the covered /24 */
+			if (i == 1)
+				a = 255, b = 255;
+			else if (i == 2)
+				a = 0, b = 0;
+			else if (i == 3)
+				b = (b + 1) % 256; /* a /16 with no prefix (or the next covered one past 1200) */
+			char src[32];
+			snprintf(src, sizeof(src), "%u.%u.%u.%u", a, b, c, (uint32_t)(round + i) % 256);
+			uint32_t kk = (a - 1) * 256 + b; /* which /16 from 1.0 on */
+			want[i] = (c == 3 && ((i == 1 || i == 2) || (a >= 1 && kk % 3 == 0 && kk / 3 < 1200))) ? FG_PASS
+													       : FG_DROP;
+			struct pkt_spec sp = {.src = src, .sport = 1000, .dport = 53, .qname = "www.example.org",
+					      .qtype = 1, .dns_flags_hi = 0x01, .qdcount = 1};
+			build_frame(&fs[i], &sp);
+			fr[i] = fs[i].b;
+			len[i] = fs[i].len;
+		}
+		fg_engine_classify(e, fr, len, N, 0, v);
+		fg_engine_classify(g, fr, len, N, 0, vg);
+		for (int i = 0; i < N; i++)
+			ok &= v[i] == want[i] && vg[i] == want[i];
+	}
+	CHECK(ok);
+	fg_engine_free(e);
+	fg_engine_free(g);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
 static void test_bursts(void)
 {
 	struct fg_engine *e = compile("rule d drop udp dport 7\n");
@@ -364,5 +422,6 @@ void test_engine(void)
 	test_ratelimit_hash();
 	test_one_port_rule_by_rule();
 	test_long_suffix_rule_by_rule();
+	test_large_allowlist_rule_by_rule();
 	test_bursts();
 }
