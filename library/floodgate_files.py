@@ -13,6 +13,9 @@ description:
     text is already there is left alone (its mode is still set). Then removes the paths of I(absent) (files,
     or directories with what they hold), then each path of I(absent_if_unused) that no path matching its
     I(used_by) pattern still needs.
+  - With I(stop_units), first stops those systemd units (the service the files belong to) when they run, and with
+    I(daemon_reload) reloads systemd once anything changed (one call for what took a C(systemd_service) task to
+    stop, this one and another to reload).
   - One call for what took a directory task, a C(template) task per file and a C(file) task per path (on a
     fleet every task and every remote call is paid once per host on the controller). Render the text on the
     controller, e.g. with the C(ansible.builtin.template) lookup.
@@ -58,6 +61,18 @@ options:
         description: A shell pattern (C(glob)) of the paths that need I(path).
         type: str
         required: true
+  stop_units:
+    description: >-
+      systemd units to stop before anything is written or removed, when they are running or deactivating (a unit
+      that is not there or not running: nothing to do). A unit that fails to stop is reported as a warning and the
+      files are still handled, as a separate stop task with C(failed_when=false) did.
+    type: list
+    elements: str
+    default: []
+  daemon_reload:
+    description: Run C(systemctl daemon-reload) once anything changed (a unit stopped, a file written or removed; not in check mode).
+    type: bool
+    default: false
 notes:
   - Supports check mode and diff mode (each file's text before and after).
 seealso:
@@ -76,8 +91,10 @@ EXAMPLES = r"""
         content: "{{ lookup('ansible.builtin.template', 'instance.conf.j2') }}"
   register: receiver_config
 
-- name: Remove the instance's files, and the unit template with the last instance
+- name: Stop the instance, remove its files and the unit template with the last instance, reload systemd
   floodgate_files:
+    stop_units: [floodgate-rx@eth3-4]
+    daemon_reload: true
     absent:
       - /etc/systemd/system/floodgate-rx@eth3-4.service.d
       - /etc/floodgate/rules-eth3-4.conf
@@ -98,6 +115,11 @@ removed:
   returned: always
   type: list
   elements: str
+stopped:
+  description: Units of I(stop_units) stopped (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
 """
 
 import glob
@@ -108,6 +130,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.floodgate.files import octal_mode, read_text, write_atomic
+from ansible.module_utils.floodgate.systemd import SystemdError, daemon_reload, stop
 
 
 def remove(path: str) -> None:
@@ -140,6 +163,8 @@ def main() -> None:
                     "used_by": {"type": "str", "required": True},
                 },
             },
+            "stop_units": {"type": "list", "elements": "str", "default": []},
+            "daemon_reload": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -156,6 +181,17 @@ def main() -> None:
             module.fail_json(
                 msg=f"mode '{f['mode']}' of {f['path']} is not an octal mode such as 0644. Nothing was changed."
             )
+
+    # The units first (before their files go), as the separate stop task did.
+    stopped: list[str] = []
+    if p["stop_units"]:
+        systemctl = module.get_bin_path("systemctl", required=True)
+        for unit in p["stop_units"]:
+            done = stop(lambda argv: module.run_command(argv), systemctl, unit, module.check_mode)
+            if done["changed"]:
+                stopped.append(unit)
+            if done["error"]:
+                module.warn(f"could not stop {unit} (its files are handled anyway): {done['error']}")
 
     plan: list[tuple[str, str, str | None]] = []  # path, new text, old text
     chmod: list[str] = []
@@ -174,9 +210,10 @@ def main() -> None:
             gone.append(unused["path"])
 
     result: dict[str, Any] = {
-        "changed": bool(plan or chmod or gone),
+        "changed": bool(plan or chmod or gone or stopped),
         "written": [path for path, _, _ in plan],
         "removed": gone,
+        "stopped": stopped,
     }
     if module._diff:
         result["diff"] = [
@@ -198,6 +235,14 @@ def main() -> None:
             remove(path)
     except OSError as err:
         module.fail_json(msg=f"cannot write or remove files: {err}. Check the path and the disk.", **result)
+    # After any change, as the separate reload task did (`when: ... is changed`).
+    if p["daemon_reload"]:
+        try:
+            daemon_reload(
+                lambda argv: module.run_command(argv), module.get_bin_path("systemctl", required=True)
+            )
+        except SystemdError as err:
+            module.fail_json(msg=f"the files were written or removed, but {err}", **result)
     module.exit_json(**result)
 
 

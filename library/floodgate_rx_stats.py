@@ -1,13 +1,17 @@
 #!/usr/bin/python
-"""Ansible module floodgate_rx_stats: read a floodgate-rx instance's stats file, waiting for it, and check it."""
+"""Ansible module floodgate_rx_stats: start a floodgate-rx instance if asked, read its stats file, waiting for it, and check it."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
 module: floodgate_rx_stats
-short_description: Read a floodgate-rx instance's JSON stats file (waiting for it) and check which queue it took
+short_description: Start a floodgate-rx instance if asked, read its JSON stats file (waiting for it) and check which queue it took
 description:
+  - With I(start), first starts, restarts or reloads the instance's systemd I(unit) (after a C(daemon-reload) with
+    I(daemon_reload)), as C(ansible.builtin.systemd_service) does with C(enabled=false), and blocks until systemd
+    has it ready (READY=1 for floodgate-rx's Type=notify unit). One call for a C(systemd_service) task and this
+    read (on a fleet every task is paid once per host on the controller).
   - Reads the JSON stats file a floodgate-rx instance writes (C(/run/floodgate/rx-IF-Q.json)), waiting up to
     I(timeout) seconds for it to appear (the receiver writes it right after it tells systemd READY=1).
   - With I(expect), fails unless the file reports that interface, queue and backend, with a message naming the
@@ -34,11 +38,23 @@ options:
     type: bool
     default: false
   unit:
-    description: The instance's systemd unit, named in the failure messages (the journal to read).
+    description: The instance's systemd unit, named in the failure messages (the journal to read), and the unit
+      I(start) starts.
     type: str
     default: floodgate-rx
+  start:
+    description: >-
+      Before reading, bring I(unit) to this state: V(started) starts it unless it is running, V(restarted) and
+      V(reloaded) restart or reload it (and start it when it is not running). A unit enabled at boot is disabled
+      (what floodgate changes on the NIC does not survive a reboot). Omitted: systemd is not touched.
+    type: str
+    choices: [started, restarted, reloaded]
+  daemon_reload:
+    description: Run C(systemctl daemon-reload) before I(start) (the unit's files changed).
+    type: bool
+    default: false
 notes:
-  - Supports check mode (it never changes anything).
+  - Supports check mode (it only says whether I(start) would change the unit; it does not wait for the file).
 seealso:
   - module: netmap_queue_check
 """
@@ -51,6 +67,15 @@ EXAMPLES = r"""
     expect: {interface: eth3, queue: 4, backend: netmap}
     unit: floodgate-rx@eth3-4
   register: rx
+
+- name: Start the instance (a daemon-reload first) and wait until it is ready
+  floodgate_rx_stats:
+    path: /run/floodgate/rx-eth3-4.json
+    timeout: 60
+    expect: {interface: eth3, queue: 4, backend: netmap}
+    unit: floodgate-rx@eth3-4
+    start: restarted
+    daemon_reload: true
 
 - name: Read the counters, if a receiver runs
   floodgate_rx_stats:
@@ -73,6 +98,10 @@ waited:
   description: Seconds waited for the file.
   returned: always
   type: float
+action:
+  description: What I(start) did to the unit (V(start), V(restart), V(reload)); null when it was already running.
+  returned: when I(start) is given
+  type: str
 """
 
 import json
@@ -80,6 +109,7 @@ import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.floodgate.systemd import SystemdError, start_unit
 
 
 def read_stats(path: str) -> dict[str, Any] | None:
@@ -114,6 +144,8 @@ def main() -> None:
             "expect": {"type": "dict", "default": {}},
             "missing_ok": {"type": "bool", "default": False},
             "unit": {"type": "str", "default": "floodgate-rx"},
+            "start": {"type": "str", "choices": ["started", "restarted", "reloaded"]},
+            "daemon_reload": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -125,6 +157,23 @@ def main() -> None:
         module.fail_json(msg=f"expect: unknown field(s) {unknown}; give interface, queue and/or backend.")
     timeout = max(0, module.params["timeout"])
 
+    started: dict[str, Any] = {}
+    if module.params["start"]:
+        try:
+            done = start_unit(
+                lambda argv: module.run_command(argv),
+                module.get_bin_path("systemctl", required=True),
+                unit,
+                module.params["start"],
+                module.params["daemon_reload"],
+                module.check_mode,
+            )
+        except SystemdError as err:
+            module.fail_json(msg=str(err), found=False, stats={}, waited=0.0)
+        started = {"changed": done["changed"], "action": done["action"]}
+        if module.check_mode:
+            module.exit_json(found=False, stats={}, waited=0.0, **started)
+
     start = time.monotonic()
     stats = read_stats(path)
     while stats is None and time.monotonic() - start < timeout:
@@ -134,13 +183,14 @@ def main() -> None:
 
     if stats is None:
         if module.params["missing_ok"]:
-            module.exit_json(changed=False, found=False, stats={}, waited=waited)
+            module.exit_json(found=False, stats={}, waited=waited, **(started or {"changed": False}))
         module.fail_json(
             msg=f"{unit} wrote no stats file {path} within {timeout} s (it writes it once ready): see "
             f"journalctl -u {unit}",
             found=False,
             stats={},
             waited=waited,
+            **started,
         )
     wrong = mismatch(stats, expect)
     if wrong:
@@ -152,8 +202,9 @@ def main() -> None:
             found=True,
             stats=stats,
             waited=waited,
+            **started,
         )
-    module.exit_json(changed=False, found=True, stats=stats, waited=waited)
+    module.exit_json(found=True, stats=stats, waited=waited, **(started or {"changed": False}))
 
 
 if __name__ == "__main__":

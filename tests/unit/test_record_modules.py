@@ -188,6 +188,24 @@ def test_files_removes_an_instance_and_the_template_with_the_last_one(tmp_path: 
     assert remove("eth3-5")["changed"] is False
 
 
+def test_files_stop_units_without_systemd_warns_removes_and_fails_the_reload(tmp_path: Path) -> None:
+    # This controller has systemctl but no systemd as PID 1: the real systemctl refuses, so the stop is a warning
+    # (as the separate stop task's failed_when: false let it pass), the files still go, and the reload after the
+    # change fails saying so. Stopping and reloading a real instance runs in the lab's Molecule scenarios.
+    conf = tmp_path / "floodgate-rx@eth3-4.service.d"
+    conf.mkdir()
+    (conf / "10-instance.conf").write_text("x\n")
+    args = {"stop_units": ["floodgate-rx@eth3-4"], "absent": [str(conf)], "daemon_reload": True}
+    check = run_module("floodgate_files", args, check=True)
+    assert not check.get("failed") and check["changed"] is True and check["stopped"] == [] and conf.is_dir()
+    assert any("could not stop floodgate-rx@eth3-4" in w for w in check.get("warnings", []))
+    res = run_module("floodgate_files", args)
+    assert res["failed"] is True and not conf.exists() and res["removed"] == [str(conf)]
+    assert "the files were written or removed, but systemctl daemon-reload failed" in res["msg"]
+    again = run_module("floodgate_files", args)  # nothing left, nothing running: no change, no reload
+    assert not again.get("failed") and again["changed"] is False
+
+
 def test_files_refuses_bad_input_and_changes_nothing(tmp_path: Path) -> None:
     keep = tmp_path / "keep.conf"
     keep.write_text("x\n")

@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+from ansible.module_utils.floodgate.systemd import start_action, unit_state
 from standin.nic import run_module
 
 STATS = {
@@ -84,3 +86,55 @@ def test_an_unknown_expected_field_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(STATS))
     res = run_module("floodgate_rx_stats", {"path": str(path), "expect": {"cpu": 1}})
     assert res["failed"] is True and "unknown field(s) ['cpu']" in res["msg"]
+
+
+# start: the systemd part. This controller has systemctl but no systemd as PID 1, so the real systemctl refuses
+# here; starting a real instance (start, restart, reload, READY=1, then the stats file) runs in the lab's Molecule
+# scenarios (molecule/fleet, molecule/mitigation, roles/receiver/molecule/default) on systemd hosts.
+def test_start_without_systemd_fails_clearly_and_does_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "rx-eth3-4.json"
+    path.write_text(json.dumps(STATS))
+    res = run_module(
+        "floodgate_rx_stats",
+        {
+            "path": str(path),
+            "expect": EXPECT,
+            "unit": "floodgate-rx@eth3-4",
+            "start": "started",
+            "timeout": 5,
+        },
+    )
+    assert res["failed"] is True and res["found"] is False and res["stats"] == {}
+    assert "cannot read the state of floodgate-rx@eth3-4" in res["msg"] and "Is systemd running" in res["msg"]
+
+
+def test_an_unknown_start_state_is_refused(tmp_path: Path) -> None:
+    res = run_module("floodgate_rx_stats", {"path": str(tmp_path / "rx.json"), "start": "stopped"})
+    assert res["failed"] is True and "start" in res["msg"] and "stopped" in res["msg"]
+
+
+@pytest.mark.parametrize(
+    ("active", "want", "verb"),
+    [
+        ("active", "started", None),
+        ("activating", "started", None),
+        ("inactive", "started", "start"),
+        ("failed", "started", "start"),
+        ("active", "restarted", "restart"),
+        ("inactive", "restarted", "start"),
+        ("active", "reloaded", "reload"),
+        ("failed", "reloaded", "start"),
+    ],
+)
+def test_start_decides_as_systemd_service_does(active: str, want: str, verb: str | None) -> None:
+    assert start_action({"LoadState": "loaded", "ActiveState": active}, want) == verb
+
+
+def test_unit_state_parses_systemctl_show() -> None:
+    # `systemctl show floodgate-rx@eth1-4 -p LoadState -p ActiveState -p UnitFileState` on a lab edge (systemd 252)
+    out = "LoadState=loaded\nActiveState=active\nUnitFileState=disabled\n"
+    assert unit_state(lambda argv: (0, out, ""), "systemctl", "floodgate-rx@eth1-4") == {
+        "LoadState": "loaded",
+        "ActiveState": "active",
+        "UnitFileState": "disabled",
+    }

@@ -1,0 +1,107 @@
+"""A systemd unit's state and its start / stop through systemctl (standard library only; runs on target hosts).
+
+For floodgate's modules that start or stop the receiver in the same call as their other work (on a fleet every
+task is paid once per host on the controller): the decisions are ansible.builtin.systemd_service's (a unit is
+running when active or activating; restarted and reloaded start a unit that is not running; stopped stops one
+that is running or deactivating), read with one `systemctl show` instead of its show, is-enabled and action calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+# run(argv) -> (rc, stdout, stderr): AnsibleModule.run_command.
+Run = Callable[[list[str]], "tuple[int, str, str]"]
+
+RUNNING = ("active", "activating")
+STOPPABLE = ("active", "activating", "deactivating", "reloading")
+START_STATES = ("started", "restarted", "reloaded")
+
+
+class SystemdError(Exception):
+    """systemctl failed; the message says what was asked, systemd's answer and what to read."""
+
+
+def unit_state(run: Run, systemctl: str, unit: str) -> dict[str, str]:
+    """LoadState, ActiveState and UnitFileState of the unit (LoadState 'not-found' when there is no such unit)."""
+    rc, out, err = run(
+        [systemctl, "show", unit, "-p", "LoadState", "-p", "ActiveState", "-p", "UnitFileState"]
+    )
+    if rc != 0:
+        raise SystemdError(
+            f"cannot read the state of {unit}: systemctl show exited {rc}: {(err or out).strip()}. "
+            "Is systemd running on this host?"
+        )
+    state = {}
+    for line in out.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            state[key.strip()] = value.strip()
+    return state
+
+
+def start_action(state: dict[str, str], want: str) -> str | None:
+    """The systemctl verb that brings a unit in `state` to `want` (started/restarted/reloaded); None: nothing to do."""
+    running = state.get("ActiveState") in RUNNING
+    if want == "started":
+        return None if running else "start"
+    return want[:-2] if running else "start"  # restarted -> restart, reloaded -> reload
+
+
+def start_unit(
+    run: Run, systemctl: str, unit: str, want: str, daemon_reload: bool, check_mode: bool
+) -> dict[str, Any]:
+    """daemon-reload if asked, then start, restart or reload the unit as systemd_service does with `enabled: false`
+    (a unit enabled at boot is disabled: what floodgate changes does not survive a reboot). Blocks as systemctl
+    does (a Type=notify unit until READY=1). Returns {'changed', 'action', 'disabled'}."""
+    if want not in START_STATES:
+        raise SystemdError(f"unknown start state '{want}': give one of {', '.join(START_STATES)}")
+    if daemon_reload and not check_mode:
+        _systemctl(run, systemctl, "daemon-reload", None)
+    state = unit_state(run, systemctl, unit)
+    if state.get("LoadState") == "not-found":
+        raise SystemdError(
+            f"there is no unit {unit} on this host (its unit file is missing): nothing was started"
+        )
+    disable = state.get("UnitFileState") == "enabled"
+    action = start_action(state, want)
+    if not check_mode:
+        if disable:
+            _systemctl(run, systemctl, "disable", unit)
+        if action:
+            _systemctl(run, systemctl, action, unit)
+    return {"changed": bool(action or disable), "action": action, "disabled": disable}
+
+
+def stop(run: Run, systemctl: str, unit: str, check_mode: bool) -> dict[str, Any]:
+    """Stop the unit if it is running or deactivating (no such unit: nothing to do). Returns {'changed', 'error'}:
+    a failed stop is returned as 'error' for the caller to report, not raised (the caller removes the unit's files
+    and reloads systemd either way, as the separate stop task with failed_when: false did)."""
+    try:
+        state = unit_state(run, systemctl, unit)
+    except SystemdError as err:
+        return {"changed": False, "error": str(err)}
+    if state.get("LoadState") == "not-found" or state.get("ActiveState") not in STOPPABLE:
+        return {"changed": False, "error": None}
+    if check_mode:
+        return {"changed": True, "error": None}
+    try:
+        _systemctl(run, systemctl, "stop", unit)
+    except SystemdError as err:
+        return {"changed": True, "error": str(err)}
+    return {"changed": True, "error": None}
+
+
+def daemon_reload(run: Run, systemctl: str) -> None:
+    _systemctl(run, systemctl, "daemon-reload", None)
+
+
+def _systemctl(run: Run, systemctl: str, verb: str, unit: str | None) -> None:
+    argv = [systemctl, verb] + ([unit] if unit else [])
+    rc, out, err = run(argv)
+    if rc != 0:
+        journal = f" See journalctl -u {unit}." if unit else ""
+        raise SystemdError(
+            f"systemctl {verb}{' ' + unit if unit else ''} failed (exit {rc}): {(err or out).strip().rstrip('.')}.{journal}"
+        )
