@@ -110,6 +110,11 @@ written:
   type: list
   elements: str
   sample: [/etc/floodgate/rules-eth3-4.conf]
+created:
+  description: The paths of I(written) that did not exist before (a new file, not a changed one).
+  returned: always
+  type: list
+  elements: str
 removed:
   description: Paths removed (or, in check mode, that would be).
   returned: always
@@ -212,6 +217,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "changed": bool(plan or chmod or gone or stopped),
         "written": [path for path, _, _ in plan],
+        "created": [path for path, _, old in plan if old is None],
         "removed": gone,
         "stopped": stopped,
     }

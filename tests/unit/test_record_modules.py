@@ -122,6 +122,8 @@ def test_files_writes_into_new_folders_then_changes_nothing(tmp_path: Path) -> N
     ]
     first = run_module("floodgate_files", {"files": files})
     assert first["changed"] is True and first["written"] == [str(rules), str(dropin)]
+    # new files (the receiver skips its daemon-reload then)
+    assert first["created"] == [str(rules), str(dropin)]
     assert rules.read_text() == "default drop\n" and dropin.read_text() == "[Service]\nCPUAffinity=1\n"
     assert oct(rules.stat().st_mode & 0o777) == "0o644" and oct(dropin.stat().st_mode & 0o777) == "0o600"
     assert oct(dropin.parent.stat().st_mode & 0o777) == "0o755"
@@ -138,6 +140,8 @@ def test_files_writes_into_new_folders_then_changes_nothing(tmp_path: Path) -> N
     assert (
         fixed["changed"] is True and fixed["written"] == [] and oct(rules.stat().st_mode & 0o777) == "0o644"
     )
+    changed = run_module("floodgate_files", {"files": [dict(files[0], content="default pass\n")]})
+    assert changed["written"] == [str(rules)] and changed["created"] == []  # changed, not new
 
 
 def test_files_check_mode_shows_the_diff_and_changes_nothing(tmp_path: Path) -> None:
