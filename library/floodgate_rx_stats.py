@@ -50,7 +50,10 @@ options:
     type: str
     choices: [started, restarted, reloaded]
   daemon_reload:
-    description: Run C(systemctl daemon-reload) before I(start) (the unit's files changed).
+    description: >-
+      Run C(systemctl daemon-reload) before I(start) (the unit's files changed). Without it, a unit that systemd
+      reports not-found (a systemd older than 246 has not seen a unit file written since its last reload) gets one
+      reload and is read again before the module fails.
     type: bool
     default: false
 notes:

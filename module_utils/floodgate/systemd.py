@@ -60,6 +60,12 @@ def start_unit(
     if daemon_reload and not check_mode:
         _systemctl(run, systemctl, "daemon-reload", None)
     state = unit_state(run, systemctl, unit)
+    if state.get("LoadState") == "not-found" and not daemon_reload and not check_mode:
+        # A new unit file is found without a reload since systemd 246 (its unit cache is refreshed when a unit
+        # is not found); older ones (245's cache, or any that had the unit referenced before its file existed)
+        # keep it not-found until a reload: reload once and read again rather than fail.
+        _systemctl(run, systemctl, "daemon-reload", None)
+        state = unit_state(run, systemctl, unit)
     if state.get("LoadState") == "not-found":
         raise SystemdError(
             f"there is no unit {unit} on this host (its unit file is missing): nothing was started"

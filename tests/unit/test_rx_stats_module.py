@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.floodgate.systemd import start_action, unit_state
+from ansible.module_utils.floodgate.systemd import SystemdError, start_action, start_unit, unit_state
 from standin.nic import run_module
 
 STATS = {
@@ -138,3 +138,61 @@ def test_unit_state_parses_systemctl_show() -> None:
         "ActiveState": "active",
         "UnitFileState": "disabled",
     }
+
+
+class OldSystemd:
+    """systemctl's answers, as recorded on systemd 245 (Ubuntu 20.04), for an instance of a template unit written
+    after systemd last looked for it: `show` says not-found until a daemon-reload; then it is loaded and inactive.
+    A stand-in for systemctl because this controller has no systemd as PID 1; the lab's systemd 252 finds a new
+    unit file without a reload, so the reload below is only reached on older systemd."""
+
+    def __init__(self, file_exists: bool = True) -> None:
+        self.calls: list[str] = []
+        self.reloaded = False
+        self.file_exists = file_exists
+
+    def __call__(self, argv: list[str]) -> tuple[int, str, str]:
+        self.calls.append(" ".join(argv[1:3]))
+        if argv[1] == "daemon-reload":
+            self.reloaded = True
+            return 0, "", ""
+        if argv[1] == "show":
+            load = "loaded" if self.reloaded and self.file_exists else "not-found"
+            active = "inactive"
+            return (
+                0,
+                f"LoadState={load}\nActiveState={active}\nUnitFileState={'disabled' if load == 'loaded' else ''}\n",
+                "",
+            )
+        return 0, "", ""
+
+
+def test_a_unit_systemd_has_not_found_yet_is_reloaded_once_then_started() -> None:
+    run = OldSystemd()
+    done = start_unit(
+        run, "systemctl", "floodgate-rx@eth3-4", "started", daemon_reload=False, check_mode=False
+    )
+    assert run.calls == [
+        "show floodgate-rx@eth3-4",
+        "daemon-reload",
+        "show floodgate-rx@eth3-4",
+        "start floodgate-rx@eth3-4",
+    ]
+    assert done == {"changed": True, "action": "start", "disabled": False}
+
+
+def test_an_asked_reload_is_not_repeated_and_check_mode_reloads_nothing() -> None:
+    run = OldSystemd()
+    start_unit(run, "systemctl", "floodgate-rx@eth3-4", "restarted", daemon_reload=True, check_mode=False)
+    assert run.calls == ["daemon-reload", "show floodgate-rx@eth3-4", "start floodgate-rx@eth3-4"]
+    run = OldSystemd()
+    with pytest.raises(SystemdError, match="there is no unit floodgate-rx@eth3-4"):
+        start_unit(run, "systemctl", "floodgate-rx@eth3-4", "started", daemon_reload=False, check_mode=True)
+    assert run.calls == ["show floodgate-rx@eth3-4"]
+
+
+def test_a_unit_without_a_file_fails_after_one_reload_and_starts_nothing() -> None:
+    run = OldSystemd(file_exists=False)
+    with pytest.raises(SystemdError, match="there is no unit floodgate-rx@eth3-4"):
+        start_unit(run, "systemctl", "floodgate-rx@eth3-4", "started", daemon_reload=False, check_mode=False)
+    assert run.calls == ["show floodgate-rx@eth3-4", "daemon-reload", "show floodgate-rx@eth3-4"]
