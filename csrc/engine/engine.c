@@ -77,11 +77,6 @@ static int fast_plan_build(struct fg_engine *e)
 					f->s_fold[sx->nw - 1 - j] = sx->fold[j];
 					f->s_mask[sx->nw - 1 - j] = sx->mask[j];
 				}
-				for (uint32_t k = 0; k < 4; k++) {
-					f->v_want[k] = f->s_want[3 - k];
-					f->v_fold[k] = f->s_fold[3 - k];
-					f->v_mask[k] = f->s_mask[3 - k];
-				}
 			}
 			if (r->action == FG_ACT_RATELIMIT && rl_first == UINT32_MAX) {
 				rl_first = n;

@@ -1,33 +1,6 @@
 /* The rule-by-rule path of engine.c and its burst loop, included there once per instruction set: FG_ISA(name)
  * names this copy's functions, FG_ISA_ATTR gives their target attribute. Not a header of its own. */
 
-/* suffix1_fast in the AVX2 copy with the suffix's words compared as one vector (16 bytes, or 32 for a suffix
- * over 16 bytes; VPTEST): the same bytes, masks and label-boundary test. The baseline copy (which the C
- * suite's scalar build runs) keeps suffix1_fast. words4: 0 or 1, a constant */
-FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(suffix1_vec)(const struct fg_frule *f,
-									     const struct fg_pkt *p, const int words4)
-{
-#if FG_ISA_AVX2
-	uint32_t n = f->s_len, qlen = p->qname_len, nl = p->nlabels, sl = f->s_nlabels;
-	if (qlen < n || nl < sl)
-		return 0;
-	const uint8_t *qe = p->qname + qlen;
-	int lab = p->label_off[nl - sl] == qlen - n; /* a label starts where the suffix does */
-	if (words4) {
-		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(qe - 32));
-		x = _mm256_or_si256(x, _mm256_load_si256((const __m256i *)(const void *)f->v_fold));
-		x = _mm256_xor_si256(x, _mm256_load_si256((const __m256i *)(const void *)f->v_want));
-		return lab & _mm256_testz_si256(x, _mm256_load_si256((const __m256i *)(const void *)f->v_mask));
-	}
-	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(qe - 16));
-	x = _mm_or_si128(x, _mm_load_si128((const __m128i *)(const void *)(f->v_fold + 2)));
-	x = _mm_xor_si128(x, _mm_load_si128((const __m128i *)(const void *)(f->v_want + 2)));
-	return lab & _mm_testz_si128(x, _mm_load_si128((const __m128i *)(const void *)(f->v_mask + 2)));
-#else
-	return suffix1_fast(f, p, words4);
-#endif
-}
-
 /* The frames of m that meet the checks selected by the constants S(ource), D(port), X (one suffix) and
  * Q(type); the others are cleared. Every frame of the burst is tested, in or out of m (a loop of fixed
  * length, no bit scan; what a frame out of m reads is valid: the fast parser sets every field, and a
@@ -50,7 +23,7 @@ FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(suffix1_vec)
 			if (Q)                                                                             \
 				o &= fg_bm_test(f->qtype_bm, p->qtype);                                    \
 			if (X)                                                                             \
-				o &= FG_ISA(suffix1_vec)(f, p, (X) - 1);                                   \
+				o &= suffix1_fast(f, p, (X) - 1);                                          \
 			ok[i] = (uint8_t)o;                                                                \
 		}                                                                                          \
 		return m & fg_flag_mask(ok, 1);                                                            \
@@ -138,12 +111,12 @@ static inline __attribute__((always_inline)) int FG_ISA(rl_way)(const struct fg_
  * over their rate stay in the mask. Out of line, so that the table's loop does not take registers from the
  * parse loop of the burst (inlined, it made gcc spill there: +8 instructions per frame). */
 FG_ISA_ATTR static __attribute__((noinline)) uint64_t FG_ISA(rl_charge)(struct fg_rl *rl, struct fg_rl_set *const *setp,
-								     const struct fg_pkt *pk, uint64_t m, uint64_t now)
+								     const uint64_t *key_of, uint64_t m, uint64_t now)
 {
 	FOR_BITS(i, m)
 	{
 		struct fg_rl_set *s = setp[i];
-		uint64_t key = fg_rl_key4(pk[i].src4);
+		uint64_t key = key_of[i];
 		m &= ~((uint64_t)fg_rl_charge(rl, s, FG_ISA(rl_way)(s, key), key, now) << i);
 	}
 	return m;
@@ -153,12 +126,14 @@ FG_ISA_ATTR static __attribute__((noinline)) uint64_t FG_ISA(rl_charge)(struct f
  * the burst frame by frame (classify_burst). */
 FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(classify_burst_cols)(
 	struct fg_engine *e, const uint8_t *const *frames, const uint32_t *lens, uint32_t n, uint64_t now,
-	uint8_t *verdicts, uint16_t *decided, const int want_dns)
+	uint8_t *verdicts, uint16_t *decided)
 {
 	struct fg_pkt pk[FG_BURST_MAX];
-	struct fg_rl_set *setp[FG_BURST_MAX]; /* each frame's rate-limit table set */
+	struct fg_rl_set *setp[FG_BURST_MAX]; /* each frame's rate-limit table set and key */
+	uint64_t rlkey[FG_BURST_MAX];
 	uint16_t who[FG_BURST_MAX];
 	uint8_t verdict[FG_BURST_MAX];
+	const int want_dns = e->want_dns;
 	uint64_t sel[3]; /* frames meeting a rule's DNS needs: [0] all, [1] DNSQ, [2] DNSOK */
 	uint8_t fb[FG_BURST_MAX] = {0}; /* each frame's flags (all fit in a byte) */
 	const struct fg_flist *l = &e->flist[3];
@@ -175,7 +150,6 @@ FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(classify_bur
 			return 0;
 		fb[i] = (uint8_t)pk[i].flags;
 	}
-
 	sel[0] = n == 64 ? ~0ull : (1ull << n) - 1;
 	sel[1] = fg_flag_mask(fb, FG_PKT_DNSQ) & sel[0];
 	sel[2] = fg_flag_mask(fb, FG_PKT_DNSOK) & sel[0];
@@ -212,6 +186,7 @@ FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(classify_bur
 			FOR_BITS(i, m)
 			{
 				setp[i] = fg_rl_set_of(rl, fg_rl_hash4(pk[i].src4));
+				rlkey[i] = fg_rl_key4(pk[i].src4);
 				__builtin_prefetch(setp[i], 1);
 			}
 			/* while the sets come in: the next rule's pure checks, over the whole burst (they read
@@ -220,7 +195,7 @@ FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(classify_bur
 				pre = FG_ISA(filters)[filter_index(f + 1)](f + 1, pk, n, ~0ull);
 				pre_ok = 1;
 			}
-			m = FG_ISA(rl_charge)(rl, setp, pk, m, now);
+			m = FG_ISA(rl_charge)(rl, setp, rlkey, m, now);
 		}
 		*f->hits += (uint64_t)__builtin_popcountll(m);
 		alive &= ~m;
@@ -255,9 +230,7 @@ FG_ISA_ATTR static void FG_ISA(classify_all)(struct fg_engine *e, const uint8_t 
 	/* more than a burst is accepted and cut into bursts, so a caller's mistake never overflows pk[] */
 	for (uint32_t off = 0; off < n; off += FG_BURST_MAX) {
 		uint32_t m = n - off < FG_BURST_MAX ? n - off : FG_BURST_MAX;
-		/* want_dns a constant in each copy: no test of it per frame */
-		if (!e->fast_off && (e->want_dns ? FG_ISA(classify_burst_cols)(e, frames + off, lens + off, m, now_ns, verdicts + off, decided ? decided + off : NULL, 1)
-						 : FG_ISA(classify_burst_cols)(e, frames + off, lens + off, m, now_ns, verdicts + off, decided ? decided + off : NULL, 0)))
+		if (!e->fast_off && FG_ISA(classify_burst_cols)(e, frames + off, lens + off, m, now_ns, verdicts + off, decided ? decided + off : NULL))
 			continue;
 		if (decided && !e->fast_off)
 			classify_burst(e, frames + off, lens + off, m, now_ns, verdicts + off, decided + off, 1);

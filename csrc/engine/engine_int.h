@@ -99,10 +99,6 @@ struct fg_frule {
 	uint8_t dport_one; /* FG_F_DPORT with exactly one port, dport1: the filter loops compare it, no map */
 	uint16_t dport1;
 	uint64_t s_want[4], s_fold[4], s_mask[4];
-	/* the same words in memory order (v_*[k] = s_*[3 - k]): the 32 bytes before the name's end, or from
-	 * v_*[2] the 16 bytes before it, for the filter loops' vector compare (engine_cols.h, suffix1_vec) */
-	uint64_t v_want[4] __attribute__((aligned(32))), v_fold[4] __attribute__((aligned(32))),
-		v_mask[4] __attribute__((aligned(32)));
 };
 
 struct fg_engine;
