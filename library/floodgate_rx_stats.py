@@ -52,8 +52,9 @@ options:
   daemon_reload:
     description: >-
       Run C(systemctl daemon-reload) before I(start) (the unit's files changed). Without it, a unit that systemd
-      reports not-found (a systemd older than 246 has not seen a unit file written since its last reload) gets one
-      reload and is read again before the module fails.
+      reports not-found (a systemd older than 246 has not seen a unit file written since its last reload) or with
+      C(NeedDaemonReload=yes) (its files changed since systemd loaded it) gets one reload and is read again before
+      it is started or the module fails.
     type: bool
     default: false
 notes:

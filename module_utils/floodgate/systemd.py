@@ -24,9 +24,22 @@ class SystemdError(Exception):
 
 
 def unit_state(run: Run, systemctl: str, unit: str) -> dict[str, str]:
-    """LoadState, ActiveState and UnitFileState of the unit (LoadState 'not-found' when there is no such unit)."""
+    """LoadState, ActiveState, UnitFileState and NeedDaemonReload of the unit (LoadState 'not-found' when there is
+    no such unit; NeedDaemonReload 'yes' when its files changed on disk since systemd loaded it)."""
     rc, out, err = run(
-        [systemctl, "show", unit, "-p", "LoadState", "-p", "ActiveState", "-p", "UnitFileState"]
+        [
+            systemctl,
+            "show",
+            unit,
+            "-p",
+            "LoadState",
+            "-p",
+            "ActiveState",
+            "-p",
+            "UnitFileState",
+            "-p",
+            "NeedDaemonReload",
+        ]
     )
     if rc != 0:
         raise SystemdError(
@@ -60,10 +73,13 @@ def start_unit(
     if daemon_reload and not check_mode:
         _systemctl(run, systemctl, "daemon-reload", None)
     state = unit_state(run, systemctl, unit)
-    if state.get("LoadState") == "not-found" and not daemon_reload and not check_mode:
+    stale = state.get("LoadState") == "not-found" or state.get("NeedDaemonReload") == "yes"
+    if stale and not daemon_reload and not check_mode:
         # A new unit file is found without a reload since systemd 246 (its unit cache is refreshed when a unit
         # is not found); older ones (245's cache, or any that had the unit referenced before its file existed)
-        # keep it not-found until a reload: reload once and read again rather than fail.
+        # keep it not-found until a reload. And a unit systemd still holds from files since changed (an instance
+        # left loaded while its files were removed by hand and written again) would start as it was loaded.
+        # Either way systemd says so: reload once and read again rather than fail or start a stale unit.
         _systemctl(run, systemctl, "daemon-reload", None)
         state = unit_state(run, systemctl, unit)
     if state.get("LoadState") == "not-found":

@@ -131,25 +131,33 @@ def test_start_decides_as_systemd_service_does(active: str, want: str, verb: str
 
 
 def test_unit_state_parses_systemctl_show() -> None:
-    # `systemctl show floodgate-rx@eth1-4 -p LoadState -p ActiveState -p UnitFileState` on a lab edge (systemd 252)
-    out = "LoadState=loaded\nActiveState=active\nUnitFileState=disabled\n"
-    assert unit_state(lambda argv: (0, out, ""), "systemctl", "floodgate-rx@eth1-4") == {
+    # `systemctl show probe@x -p LoadState -p ActiveState -p UnitFileState -p NeedDaemonReload` in a container of the
+    # lab image (systemd 252.39-1~deb12u2), recorded 2026-11-26: a running instance whose template was rewritten
+    # since systemd loaded it
+    out = "LoadState=loaded\nActiveState=active\nUnitFileState=static\nNeedDaemonReload=yes\n"
+    assert unit_state(lambda argv: (0, out, ""), "systemctl", "probe@x") == {
         "LoadState": "loaded",
         "ActiveState": "active",
-        "UnitFileState": "disabled",
+        "UnitFileState": "static",
+        "NeedDaemonReload": "yes",
     }
+    # and an instance of a template that does not exist
+    out = "LoadState=not-found\nActiveState=inactive\nUnitFileState=\nNeedDaemonReload=no\n"
+    assert unit_state(lambda argv: (0, out, ""), "systemctl", "nosuch@y")["LoadState"] == "not-found"
 
 
-class OldSystemd:
-    """systemctl's answers, as recorded on systemd 245 (Ubuntu 20.04), for an instance of a template unit written
-    after systemd last looked for it: `show` says not-found until a daemon-reload; then it is loaded and inactive.
-    A stand-in for systemctl because this controller has no systemd as PID 1; the lab's systemd 252 finds a new
-    unit file without a reload, so the reload below is only reached on older systemd."""
+class Systemctl:
+    """A stand-in for systemctl (this controller has no systemd as PID 1), answering `show` as systemd does in the two
+    cases the start reloads for, which the lab's scenarios do not produce: a systemd before 246 reports an instance
+    of a template written since its last reload not-found until a daemon-reload (its unit cache; systemd's fix is
+    systemd/systemd#15948, in 246); any systemd reports a unit it still holds from files changed since with
+    NeedDaemonReload=yes. After a reload the unit is loaded (if its file exists) and inactive."""
 
-    def __init__(self, file_exists: bool = True) -> None:
+    def __init__(self, file_exists: bool = True, loaded_before: bool = False) -> None:
         self.calls: list[str] = []
         self.reloaded = False
         self.file_exists = file_exists
+        self.loaded_before = loaded_before  # held by systemd from files since removed and written again
 
     def __call__(self, argv: list[str]) -> tuple[int, str, str]:
         self.calls.append(" ".join(argv[1:3]))
@@ -157,18 +165,20 @@ class OldSystemd:
             self.reloaded = True
             return 0, "", ""
         if argv[1] == "show":
-            load = "loaded" if self.reloaded and self.file_exists else "not-found"
-            active = "inactive"
-            return (
-                0,
-                f"LoadState={load}\nActiveState={active}\nUnitFileState={'disabled' if load == 'loaded' else ''}\n",
-                "",
+            if self.reloaded:
+                load = "loaded" if self.file_exists else "not-found"
+            else:
+                load = "loaded" if self.loaded_before else "not-found"
+            stale = "yes" if self.loaded_before and not self.reloaded else "no"
+            out = (
+                f"LoadState={load}\nActiveState=inactive\nUnitFileState=disabled\nNeedDaemonReload={stale}\n"
             )
+            return 0, out, ""
         return 0, "", ""
 
 
 def test_a_unit_systemd_has_not_found_yet_is_reloaded_once_then_started() -> None:
-    run = OldSystemd()
+    run = Systemctl()
     done = start_unit(
         run, "systemctl", "floodgate-rx@eth3-4", "started", daemon_reload=False, check_mode=False
     )
@@ -182,17 +192,28 @@ def test_a_unit_systemd_has_not_found_yet_is_reloaded_once_then_started() -> Non
 
 
 def test_an_asked_reload_is_not_repeated_and_check_mode_reloads_nothing() -> None:
-    run = OldSystemd()
+    run = Systemctl()
     start_unit(run, "systemctl", "floodgate-rx@eth3-4", "restarted", daemon_reload=True, check_mode=False)
     assert run.calls == ["daemon-reload", "show floodgate-rx@eth3-4", "start floodgate-rx@eth3-4"]
-    run = OldSystemd()
+    run = Systemctl()
     with pytest.raises(SystemdError, match="there is no unit floodgate-rx@eth3-4"):
         start_unit(run, "systemctl", "floodgate-rx@eth3-4", "started", daemon_reload=False, check_mode=True)
     assert run.calls == ["show floodgate-rx@eth3-4"]
 
 
 def test_a_unit_without_a_file_fails_after_one_reload_and_starts_nothing() -> None:
-    run = OldSystemd(file_exists=False)
+    run = Systemctl(file_exists=False)
     with pytest.raises(SystemdError, match="there is no unit floodgate-rx@eth3-4"):
         start_unit(run, "systemctl", "floodgate-rx@eth3-4", "started", daemon_reload=False, check_mode=False)
     assert run.calls == ["show floodgate-rx@eth3-4", "daemon-reload", "show floodgate-rx@eth3-4"]
+
+
+def test_a_unit_systemd_holds_from_changed_files_is_reloaded_before_the_start() -> None:
+    run = Systemctl(loaded_before=True)
+    start_unit(run, "systemctl", "floodgate-rx@eth3-4", "started", daemon_reload=False, check_mode=False)
+    assert run.calls == [
+        "show floodgate-rx@eth3-4",
+        "daemon-reload",
+        "show floodgate-rx@eth3-4",
+        "start floodgate-rx@eth3-4",
+    ]
