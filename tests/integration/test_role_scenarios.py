@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from molecule_run import molecule_env
+from molecule_run import molecule_env, molecule_test
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -90,15 +90,7 @@ def lab() -> Iterator[dict[str, str]]:
 @pytest.mark.parametrize("role", LAB_ROLES)
 def test_role_scenario(lab: dict[str, str], role: str) -> None:
     start = time.monotonic()
-    proc = subprocess.run(
-        [str(VENV_BIN / "molecule"), "test"],
-        cwd=ROOT / "roles" / role,
-        env=lab,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    proc = molecule_test("default", lab, timeout=900, cwd=ROOT / "roles" / role)
     took = time.monotonic() - start
     save_log(f"molecule-role-{role}", proc)
     out = plain(proc.stdout + proc.stderr)
