@@ -139,12 +139,12 @@ FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(classify_bur
 	const struct fg_flist *l = &e->flist[3];
 
 	for (uint32_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
-		__builtin_prefetch(frames[i], 0, 0);
+		FRAME_PREFETCH(frames[i]);
 	for (uint32_t i = 0; i < n; i++) {
 		if (i + PREFETCH_AHEAD < n) {
 			const uint8_t *nx = frames[i + PREFETCH_AHEAD];
-			__builtin_prefetch(nx, 0, 0);
-			__builtin_prefetch(nx + 64, 0, 0);
+			FRAME_PREFETCH(nx);
+			FRAME_PREFETCH(nx + 64);
 		}
 		if (!fg_pkt_parse_fast(frames[i], lens[i], want_dns, &pk[i]))
 			return 0;
