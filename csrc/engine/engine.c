@@ -17,10 +17,9 @@
 static fg_classify_fn isa_pick(void);
 
 #define PREFETCH_AHEAD 8 /* frames ahead; spread one per packet (a burst's worth at once gains nothing) */
-/* A frame's line fetched into every cache level (prefetcht0), not as non-temporal (prefetchnta, locality 0,
- * used until the ninth round): on the Intel Xeon of that round an NTA prefetch from memory was slower, the
- * engine 1.10-1.17x faster with T0 (docs/receiver.md); the frame is read soon after, and read again by the
- * rules' loops */
+/* A frame's lines fetched into every cache level (prefetcht0), not as non-temporal (prefetchnta, locality 0,
+ * used until the ninth round): on the Intel Xeon of that round the engine ran 1.19-1.23x faster with T0
+ * (docs/receiver.md, ninth round); the frame is parsed soon after and its question read again by the rules */
 #define FRAME_PREFETCH(p) __builtin_prefetch((p), 0, 3)
 
 /* The fast path's rule lists: every rule as it applies to an untagged, unfragmented IPv4/UDP frame (see
