@@ -13,9 +13,10 @@ description:
     text is already there is left alone (its mode is still set). Then removes the paths of I(absent) (files,
     or directories with what they hold), then each path of I(absent_if_unused) that no path matching its
     I(used_by) pattern still needs.
-  - With I(stop_units), first stops those systemd units (the service the files belong to) when they run, and with
-    I(daemon_reload) reloads systemd once anything changed (one call for what took a C(systemd_service) task to
-    stop, this one and another to reload).
+  - With I(stop_units), first stops those systemd units (the service the files belong to) when they run; with
+    I(reset_failed) resets, once the files are handled, the failed state of those of them that are failed, so that
+    systemd forgets them; with I(daemon_reload) reloads systemd once anything changed (one call for what took a
+    C(systemd_service) task to stop, this one and another to reload).
   - One call for what took a directory task, a C(template) task per file and a C(file) task per path (on a
     fleet every task and every remote call is paid once per host on the controller). Render the text on the
     controller, e.g. with the C(ansible.builtin.template) lookup.
@@ -69,6 +70,16 @@ options:
     type: list
     elements: str
     default: []
+  reset_failed:
+    description: >-
+      After the files are handled, C(systemctl reset-failed) each unit of I(stop_units) that is failed (as read
+      before the stop, or again after it when it was stopped), so that systemd forgets it. Enough instead of a
+      daemon-reload when the units' files were removed (systemd 252, measured in the lab, docs/fleet.md): an
+      inactive unit nothing refers to is garbage-collected at once, a failed one stays listed (C(systemctl
+      --failed)) until reset, and systemd refreshes its view of the unit folders by itself when a unit is next
+      loaded after they changed. A reset that fails is reported as a warning.
+    type: bool
+    default: false
   daemon_reload:
     description: Run C(systemctl daemon-reload) once anything changed (a unit stopped, a file written or removed; not in check mode).
     type: bool
@@ -91,10 +102,10 @@ EXAMPLES = r"""
         content: "{{ lookup('ansible.builtin.template', 'instance.conf.j2') }}"
   register: receiver_config
 
-- name: Stop the instance, remove its files and the unit template with the last instance, reload systemd
+- name: Stop the instance, remove its files and the unit template with the last instance, reset it if failed
   floodgate_files:
     stop_units: [floodgate-rx@eth3-4]
-    daemon_reload: true
+    reset_failed: true
     absent:
       - /etc/systemd/system/floodgate-rx@eth3-4.service.d
       - /etc/floodgate/rules-eth3-4.conf
@@ -125,6 +136,11 @@ stopped:
   returned: always
   type: list
   elements: str
+reset:
+  description: Units of I(stop_units) whose failed state was reset (I(reset_failed); in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
 """
 
 import glob
@@ -135,7 +151,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.floodgate.files import octal_mode, read_text, write_atomic
-from ansible.module_utils.floodgate.systemd import SystemdError, daemon_reload, stop
+from ansible.module_utils.floodgate.systemd import SystemdError, daemon_reload, reset_failed, stop
 
 
 def remove(path: str) -> None:
@@ -169,6 +185,7 @@ def main() -> None:
                 },
             },
             "stop_units": {"type": "list", "elements": "str", "default": []},
+            "reset_failed": {"type": "bool", "default": False},
             "daemon_reload": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
@@ -189,14 +206,14 @@ def main() -> None:
 
     # The units first (before their files go), as the separate stop task did.
     stopped: list[str] = []
-    if p["stop_units"]:
-        systemctl = module.get_bin_path("systemctl", required=True)
-        for unit in p["stop_units"]:
-            done = stop(lambda argv: module.run_command(argv), systemctl, unit, module.check_mode)
-            if done["changed"]:
-                stopped.append(unit)
-            if done["error"]:
-                module.warn(f"could not stop {unit} (its files are handled anyway): {done['error']}")
+    stops: dict[str, dict[str, Any]] = {}
+    systemctl = module.get_bin_path("systemctl", required=True) if p["stop_units"] else ""
+    for unit in p["stop_units"]:
+        stops[unit] = done = stop(lambda argv: module.run_command(argv), systemctl, unit, module.check_mode)
+        if done["changed"]:
+            stopped.append(unit)
+        if done["error"]:
+            module.warn(f"could not stop {unit} (its files are handled anyway): {done['error']}")
 
     plan: list[tuple[str, str, str | None]] = []  # path, new text, old text
     chmod: list[str] = []
@@ -220,6 +237,7 @@ def main() -> None:
         "created": [path for path, _, old in plan if old is None],
         "removed": gone,
         "stopped": stopped,
+        "reset": [],
     }
     if module._diff:
         result["diff"] = [
@@ -229,20 +247,34 @@ def main() -> None:
             {"before_header": path, "after_header": path, "before": "(present)\n", "after": ""}
             for path in gone
         ]
-    if module.check_mode or not result["changed"]:
-        module.exit_json(**result)
-    try:
-        for path, text, _ in plan:
-            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-            write_atomic(path, text, modes[path])
-        for path in chmod:
-            os.chmod(path, modes[path])
-        for path in gone:
-            remove(path)
-    except OSError as err:
-        module.fail_json(msg=f"cannot write or remove files: {err}. Check the path and the disk.", **result)
+    if not module.check_mode:
+        try:
+            for path, text, _ in plan:
+                os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+                write_atomic(path, text, modes[path])
+            for path in chmod:
+                os.chmod(path, modes[path])
+            for path in gone:
+                remove(path)
+        except OSError as err:
+            module.fail_json(
+                msg=f"cannot write or remove files: {err}. Check the path and the disk.", **result
+            )
+    # Once the files are handled (a failed unit is also reset when nothing else changed: its files may be gone already).
+    if p["reset_failed"]:
+        for unit in p["stop_units"]:
+            done = reset_failed(
+                lambda argv: module.run_command(argv), systemctl, unit, stops[unit], module.check_mode
+            )
+            if done["changed"]:
+                result["reset"].append(unit)
+            if done["error"]:
+                module.warn(
+                    f"could not reset the failed state of {unit} (its files are handled): {done['error']}"
+                )
+        result["changed"] = result["changed"] or bool(result["reset"])
     # After any change, as the separate reload task did (`when: ... is changed`).
-    if p["daemon_reload"]:
+    if p["daemon_reload"] and result["changed"] and not module.check_mode:
         try:
             daemon_reload(
                 lambda argv: module.run_command(argv), module.get_bin_path("systemctl", required=True)

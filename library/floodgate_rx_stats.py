@@ -52,9 +52,9 @@ options:
   daemon_reload:
     description: >-
       Run C(systemctl daemon-reload) before I(start) (the unit's files changed). Without it, a unit that systemd
-      reports not-found (a systemd older than 246 has not seen a unit file written since its last reload) or with
-      C(NeedDaemonReload=yes) (its files changed since systemd loaded it) gets one reload and is read again before
-      it is started or the module fails.
+      reports not-found (a systemd older than 246 has not seen a unit file written since its last reload),
+      bad-setting (loaded without a drop-in systemd has not seen yet) or with C(NeedDaemonReload=yes) (its files
+      changed since systemd loaded it) gets one reload and is read again before it is started or the module fails.
     type: bool
     default: false
 notes:
@@ -106,6 +106,12 @@ action:
   description: What I(start) did to the unit (V(start), V(restart), V(reload)); null when it was already running.
   returned: when I(start) is given
   type: str
+daemon_reloaded:
+  description: >-
+    Whether a C(systemctl daemon-reload) ran before the start: asked for (I(daemon_reload)), or once because systemd
+    reported the unit not-found, bad-setting or NeedDaemonReload=yes.
+  returned: when I(start) is given
+  type: bool
 """
 
 import json
@@ -174,7 +180,7 @@ def main() -> None:
             )
         except SystemdError as err:
             module.fail_json(msg=str(err), found=False, stats={}, waited=0.0)
-        started = {"changed": done["changed"], "action": done["action"]}
+        started = {"changed": done["changed"], "action": done["action"], "daemon_reloaded": done["reloaded"]}
         if module.check_mode:
             module.exit_json(found=False, stats={}, waited=0.0, **started)
 

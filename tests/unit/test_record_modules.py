@@ -210,6 +210,23 @@ def test_files_stop_units_without_systemd_warns_removes_and_fails_the_reload(tmp
     assert not again.get("failed") and again["changed"] is False
 
 
+def test_files_reset_failed_without_systemd_warns_once_and_still_removes(tmp_path: Path) -> None:
+    # Without systemd as PID 1 the state cannot be read: the stop's warning says so, the reset adds nothing and
+    # does not reload (the receiver's removal in unmitigate: reset_failed instead of daemon_reload). The real
+    # systemd's answers are in test_rx_stats_module.py (recorded) and the receiver's lab scenario.
+    conf = tmp_path / "floodgate-rx@eth3-4.service.d"
+    conf.mkdir()
+    args = {"stop_units": ["floodgate-rx@eth3-4"], "absent": [str(conf)], "reset_failed": True}
+    res = run_module("floodgate_files", args)
+    assert not res.get("failed") and res["changed"] is True and not conf.exists(), res
+    assert res["removed"] == [str(conf)] and res["stopped"] == [] and res["reset"] == []
+    assert [w for w in res.get("warnings", []) if "floodgate-rx@eth3-4" in w] == [
+        w for w in res.get("warnings", []) if "could not stop floodgate-rx@eth3-4" in w
+    ]
+    again = run_module("floodgate_files", args)
+    assert not again.get("failed") and again["changed"] is False and again["reset"] == []
+
+
 def test_files_refuses_bad_input_and_changes_nothing(tmp_path: Path) -> None:
     keep = tmp_path / "keep.conf"
     keep.write_text("x\n")

@@ -12,7 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.floodgate.systemd import SystemdError, start_action, start_unit, unit_state
+from ansible.module_utils.floodgate.systemd import (
+    SystemdError,
+    reset_failed,
+    start_action,
+    start_unit,
+    stop,
+    unit_state,
+)
 from standin.nic import run_module
 
 STATS = {
@@ -188,7 +195,7 @@ def test_a_unit_systemd_has_not_found_yet_is_reloaded_once_then_started() -> Non
         "show floodgate-rx@eth3-4",
         "start floodgate-rx@eth3-4",
     ]
-    assert done == {"changed": True, "action": "start", "disabled": False}
+    assert done == {"changed": True, "action": "start", "disabled": False, "reloaded": True}
 
 
 def test_an_asked_reload_is_not_repeated_and_check_mode_reloads_nothing() -> None:
@@ -217,3 +224,103 @@ def test_a_unit_systemd_holds_from_changed_files_is_reloaded_before_the_start() 
         "show floodgate-rx@eth3-4",
         "start floodgate-rx@eth3-4",
     ]
+
+
+def test_a_unit_systemd_loaded_unusable_is_reloaded_once() -> None:
+    # `systemctl show probe@y` of a template without the instance's drop-in that carries ExecStart, recorded in the
+    # lab image (systemd 252) 2026-11-26: what a systemd whose view of the unit folders were older than the drop-in
+    # would load (252 refreshes it itself; measured, docs/fleet.md)
+    shows = iter(
+        [
+            "LoadState=bad-setting\nActiveState=inactive\nUnitFileState=static\nNeedDaemonReload=no\n",
+            "LoadState=loaded\nActiveState=inactive\nUnitFileState=static\nNeedDaemonReload=no\n",
+        ]
+    )
+    calls: list[str] = []
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        calls.append(" ".join(argv[1:3]))
+        return (0, next(shows), "") if argv[1] == "show" else (0, "", "")
+
+    start_unit(run, "systemctl", "floodgate-rx@eth3-5", "started", daemon_reload=False, check_mode=False)
+    assert calls == [
+        "show floodgate-rx@eth3-5",
+        "daemon-reload",
+        "show floodgate-rx@eth3-5",
+        "start floodgate-rx@eth3-5",
+    ]
+
+
+# The receiver's stop in unmitigate: stop, then (its files removed) reset-failed only for a failed unit, no
+# daemon-reload. `systemctl show UNIT -p LoadState -p ActiveState -p UnitFileState -p NeedDaemonReload` as recorded
+# in a container of the lab image (systemd 252.39-1~deb12u2) on 2026-11-26; the lab's receiver scenario
+# (roles/receiver/molecule/default) checks the same on the real receiver.
+SHOW_RUNNING = "LoadState=loaded\nActiveState=active\nUnitFileState=static\nNeedDaemonReload=no\n"
+SHOW_STOPPED = "LoadState=loaded\nActiveState=inactive\nUnitFileState=static\nNeedDaemonReload=no\n"
+# a unit whose stop ended failed (it ignored SIGTERM and was killed at TimeoutStopSec; systemctl stop exited 0)
+SHOW_KILLED = "LoadState=loaded\nActiveState=failed\nUnitFileState=static\nNeedDaemonReload=no\n"
+# a failed instance whose files were removed since: still loaded and listed by systemctl --failed until reset
+SHOW_FAILED_GONE = "LoadState=loaded\nActiveState=failed\nUnitFileState=static\nNeedDaemonReload=yes\n"
+# after reset-failed (or a stop) of a unit whose files are gone: systemd collected it
+SHOW_GONE = "LoadState=not-found\nActiveState=inactive\nUnitFileState=\nNeedDaemonReload=no\n"
+
+
+class Recorded:
+    """systemctl answering `show` with the recorded outputs given, in order; every other verb succeeds."""
+
+    def __init__(self, *shows: str) -> None:
+        self.shows = list(shows)
+        self.calls: list[str] = []
+
+    def __call__(self, argv: list[str]) -> tuple[int, str, str]:
+        self.calls.append(" ".join(argv[1:3]))
+        return (0, self.shows.pop(0), "") if argv[1] == "show" else (0, "", "")
+
+
+@pytest.mark.parametrize(
+    ("shows", "calls", "reset"),
+    [
+        # running: stopped, read again, inactive: nothing more (systemd collects it; no daemon-reload)
+        ((SHOW_RUNNING, SHOW_STOPPED), ["show u@x", "stop u@x", "show u@x"], False),
+        # running, its stop ended failed: reset
+        ((SHOW_RUNNING, SHOW_KILLED), ["show u@x", "stop u@x", "show u@x", "reset-failed u@x"], True),
+        # failed before (e.g. a receiver that never started): not stopped, reset
+        ((SHOW_FAILED_GONE,), ["show u@x", "reset-failed u@x"], True),
+        # nothing there (a second unmitigate): one read, nothing else
+        ((SHOW_GONE,), ["show u@x"], False),
+    ],
+)
+def test_stop_then_reset_failed_only_for_a_failed_unit(
+    shows: tuple[str, ...], calls: list[str], reset: bool
+) -> None:
+    run = Recorded(*shows)
+    stopped = stop(run, "systemctl", "u@x", check_mode=False)
+    done = reset_failed(run, "systemctl", "u@x", stopped, check_mode=False)
+    assert run.calls == calls
+    assert done == {"changed": reset, "error": None}
+    assert "daemon-reload" not in run.calls
+
+
+def test_reset_failed_in_check_mode_runs_nothing_and_says_what_it_would_do() -> None:
+    run = Recorded(SHOW_FAILED_GONE)
+    assert reset_failed(run, "systemctl", "u@x", stop(run, "systemctl", "u@x", True), True)["changed"] is True
+    run = Recorded(SHOW_RUNNING)
+    assert (
+        reset_failed(run, "systemctl", "u@x", stop(run, "systemctl", "u@x", True), True)["changed"] is False
+    )
+    assert run.calls == ["show u@x"]
+
+
+def test_a_failed_reset_is_returned_not_raised() -> None:
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        if argv[1] == "show":
+            return 0, SHOW_FAILED_GONE, ""
+        return 1, "", "Failed to reset failed state of unit u@x.service: Access denied"
+
+    done = reset_failed(run, "systemctl", "u@x", stop(run, "systemctl", "u@x", False), False)
+    assert done["changed"] is False and "systemctl reset-failed u@x failed (exit 1): " in done["error"]
+    # a state that could not be read: the stop reported it, the reset adds nothing
+    assert reset_failed(run, "systemctl", "u@x", {"changed": False, "error": "x", "state": {}}, False) == {
+        "changed": False,
+        "error": None,
+    }
