@@ -56,6 +56,14 @@ options:
     description: Turn the C(ntuple) feature on (C(ethtool -K IFACE ntuple on)) before adding rules.
     type: bool
     default: false
+  current:
+    description:
+      - What the caller read of the NIC earlier in the same run, with nothing changed on it since that could change
+        the rules or the ntuple feature (e.g. the pre-flight's C(floodgate_host_facts) result), with C(ring_count) (RX
+        rings), C(rules) (as C(nic.ntuple.rules)) and, for I(enable_ntuple), C(feature) (C(on) and C(fixed) of
+        C(nic.features.ntuple-filters)). Used instead of reading C(ethtool -k) and C(ethtool -n) first (one or two ethtool runs
+        less); the rules are still read back after any change. Omitted or empty, the module reads.
+    type: dict
   ethtool_path:
     description: Path of the ethtool binary. Default is C(ethtool) from PATH, C(/usr/sbin) or C(/sbin).
     type: str
@@ -228,13 +236,51 @@ def _lines(rules: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
-def _feature_step(module: AnsibleModule, ethtool: str, iface: str) -> list[str]:
-    """The `-K ntuple on` command needed (empty if ntuple is on); fails for NICs without ntuple."""
-    try:
-        state = ntuple_feature(run(module, ethtool, iface, "reading offload features", "-k", iface))
-    except EthtoolError as err:
-        fail(module, err, interface=iface)
-        raise
+def _given(module: AnsibleModule, iface: str, need_feature: bool) -> dict[str, Any] | None:
+    """`current`, checked: {'ring_count', 'rules', 'feature': (on, fixed) or None}; None when not given."""
+    given = module.params["current"]
+    if not given:
+        return None
+    rings, rules, feature = given.get("ring_count"), given.get("rules"), given.get("feature")
+    ok = (
+        isinstance(rings, int)
+        and not isinstance(rings, bool)
+        and rings > 0
+        and isinstance(rules, list)
+        and all(isinstance(r, dict) and isinstance(r.get("id"), int) for r in rules)
+        and (
+            not need_feature
+            or (isinstance(feature, dict) and all(isinstance(feature.get(k), bool) for k in ("on", "fixed")))
+        )
+    )
+    if not ok:
+        module.fail_json(
+            msg=f"{iface}: current must be the NIC as read (ring_count, rules with their ids"
+            f"{', feature with on and fixed' if need_feature else ''}), not {given!r}. Nothing was changed.",
+            interface=iface,
+        )
+    return {
+        "ring_count": rings,
+        "rules": [dict(r) for r in rules],
+        "feature": (feature["on"], feature["fixed"])
+        if isinstance(feature, dict) and "on" in feature
+        else None,
+    }
+
+
+def _feature_step(
+    module: AnsibleModule, ethtool: str, iface: str, known: tuple[bool, bool] | None = None
+) -> list[str]:
+    """The `-K ntuple on` command needed (empty if ntuple is on); fails for NICs without ntuple. `known`: the
+    feature's (on, fixed) as the caller read it (no -k run)."""
+    if known is not None:
+        state: tuple[bool, bool] | None = known
+    else:
+        try:
+            state = ntuple_feature(run(module, ethtool, iface, "reading offload features", "-k", iface))
+        except EthtoolError as err:
+            fail(module, err, interface=iface)
+            raise
     if state is None or (state[1] and not state[0]):
         why = "ntuple-filters is 'off [fixed]'" if state else "there is no ntuple-filters feature"
         module.fail_json(
@@ -253,6 +299,7 @@ def main() -> None:
             "locations": {"type": "list", "elements": "int", "default": []},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "enable_ntuple": {"type": "bool", "default": False},
+            "current": {"type": "dict"},
             "ethtool_path": {"type": "str"},
         },
         supports_check_mode=True,
@@ -272,9 +319,17 @@ def main() -> None:
                 msg=f"{iface}: rules[{index}] {rule!r}: {err}. Nothing was changed.", interface=iface
             )
     ethtool = find_ethtool(module, module.params["ethtool_path"])
-    feature_cmd = _feature_step(module, ethtool, iface) if module.params["enable_ntuple"] and present else []
-    header, before = _read_rules(module, ethtool, iface, "reading ntuple rules")
-    rings = header["ring_count"]
+    given = _given(module, iface, module.params["enable_ntuple"] and present)
+    feature_cmd = (
+        _feature_step(module, ethtool, iface, given["feature"] if given else None)
+        if module.params["enable_ntuple"] and present
+        else []
+    )
+    if given:
+        rings, before = given["ring_count"], given["rules"]
+    else:
+        header, before = _read_rules(module, ethtool, iface, "reading ntuple rules")
+        rings = header["ring_count"]
     result: dict[str, Any] = {
         "changed": False,
         "interface": iface,

@@ -50,6 +50,13 @@ options:
     description: First queue that I(weights)/I(equal) refer to (ethtool's C(start)).
     type: int
     default: 0
+  current:
+    description:
+      - The RSS table as the caller read it earlier in the same run, with nothing changed on the NIC since that could
+        change it (e.g. the pre-flight's C(floodgate_host_facts) result C(nic.rxfh)), with C(ring_count) and C(table).
+        Used instead of reading C(ethtool -x) first (one ethtool run less); the table is still read back after any
+        change. Omitted or empty, the module reads.
+    type: dict
   ethtool_path:
     description: Path of the ethtool binary. Default is C(ethtool) from PATH, C(/usr/sbin) or C(/sbin).
     type: str
@@ -230,6 +237,29 @@ def _read(module: AnsibleModule, ethtool: str, iface: str, what: str) -> dict[st
     return parsed
 
 
+def _given(module: AnsibleModule, iface: str) -> dict[str, Any] | None:
+    """`current` as _read returns a table, checked; None when not given."""
+    given = module.params["current"]
+    if not given:
+        return None
+    table, rings = given.get("table"), given.get("ring_count")
+    ok = (
+        isinstance(table, list)
+        and table
+        and all(isinstance(q, int) and not isinstance(q, bool) and q >= 0 for q in table)
+        and isinstance(rings, int)
+        and not isinstance(rings, bool)
+        and rings > max(table)
+    )
+    if not ok:
+        module.fail_json(
+            msg=f"{iface}: current must be the RSS table as read (ring_count, and a table of queues below it), "
+            f"not {given!r}. Nothing was changed.",
+            interface=iface,
+        )
+    return {"table": list(table), "ring_count": rings}
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -238,6 +268,7 @@ def main() -> None:
             "equal": {"type": "int"},
             "table": {"type": "list", "elements": "int"},
             "start": {"type": "int", "default": 0},
+            "current": {"type": "dict"},
             "ethtool_path": {"type": "str"},
         },
         mutually_exclusive=[("weights", "equal", "table")],
@@ -245,7 +276,7 @@ def main() -> None:
     )
     iface: str = module.params["interface"]
     ethtool = find_ethtool(module, module.params["ethtool_path"])
-    current = _read(module, ethtool, iface, "reading the RSS indirection table")
+    current = _given(module, iface) or _read(module, ethtool, iface, "reading the RSS indirection table")
     before: list[int] = current["table"]
     rings: int = current["ring_count"]
     result: dict[str, Any] = {

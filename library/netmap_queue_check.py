@@ -18,6 +18,8 @@ description:
     I(sample_seconds).
   - 6. C(receiver) - over the same window the receiver's stats file (written by C(floodgate-rx)) was rewritten,
     names this interface, queue and backend, and its packet count rose by at least I(min_packets).
+  - Reads only what these links need (C(ethtool -x), C(-n), C(-S), and C(-l) only when the RSS table does not show
+    the queue), not the whole C(nic_facts) snapshot, so no driver information, offload features or IRQs.
 version_added: "0.1.0"
 author: floodgate
 options:
@@ -135,7 +137,7 @@ from ansible.module_utils.floodgate.queue_check import (
     check_rss_weight,
     read_receiver_stats,
 )
-from ansible.module_utils.floodgate.snapshot import gather
+from ansible.module_utils.floodgate.snapshot import gather_for_check
 from ansible.module_utils.floodgate.stats import parse_stats, rx_packets
 
 
@@ -189,7 +191,7 @@ def main() -> None:
     ethtool = find_ethtool(module, p["ethtool_path"])
     try:
         try:
-            nic = gather(module, ethtool, iface)
+            nic = gather_for_check(module, ethtool, iface, queue)
         except ValueError as err:  # output a parser does not understand: say which, check nothing further
             module.fail_json(
                 msg=f"{iface}: cannot read ethtool output ({err}). Nothing was checked.", **result

@@ -52,9 +52,10 @@ def read_rxfh(module: Any, ethtool: str, iface: str) -> dict[str, Any] | None:
     return {k: parsed[k] for k in ("ring_count", "table", "hash_key", "hash_funcs")}
 
 
-def read_ntuple(module: Any, ethtool: str, iface: str, features: dict[str, Any]) -> dict[str, Any]:
-    feature = features.get("ntuple-filters")
-    enabled = bool(feature and feature["on"])
+def read_ntuple(module: Any, ethtool: str, iface: str, features: dict[str, Any] | None) -> dict[str, Any]:
+    """The ntuple rules; `enabled` from `features` (the -k parse), None when the caller did not read them."""
+    feature = features.get("ntuple-filters") if features is not None else None
+    enabled = bool(feature and feature["on"]) if features is not None else None
     text = _optional(module, ethtool, iface, "reading ntuple rules", "-n", iface)
     if text is None:
         return {"supported": False, "enabled": enabled, "rule_count": None, "table_size": None, "rules": []}
@@ -103,6 +104,37 @@ def gather(module: Any, ethtool: str, iface: str, proc: str = "/proc", root: str
         "irqs": read_irqs(iface, driver.get("bus_info"), proc),
         "netmap": netmap_presence(root),
     }
+
+
+def gather_for_check(module: Any, ethtool: str, iface: str, queue: int, root: str = "/") -> dict[str, Any]:
+    """The parts of `gather` that netmap_queue_check's links read (queue_check.py): netmap, the RSS table (its ring
+    count is the queue count), the ntuple rules; the channel counts only when the table does not show the queue (no
+    table, or the queue is beyond its rings: the queue check's count and its fix), and the statistics only when
+    neither gives the count. Not read: driver information, IRQs and offload features (no link checks them; ntuple's
+    `enabled` is None) - four ethtool runs less per verification (the lab's front end models -k: ~14 ms of edge
+    CPU). Raises EthtoolError."""
+    rxfh = read_rxfh(module, ethtool, iface)
+    nic: dict[str, Any] = {
+        "interface": iface,
+        "rxfh": rxfh,
+        "channels": None,
+        "queue_stats": {"rx": {}, "tx": {}},
+        "netmap": netmap_presence(root),
+    }
+    count = rxfh["ring_count"] if rxfh else None
+    if not count or not 0 <= queue < count:
+        text = _optional(module, ethtool, iface, "reading channel counts", "-l", iface)
+        try:
+            nic["channels"] = parse_channels(text) if text is not None else None
+        except ChannelsError:
+            nic["channels"] = None
+        if not count and not nic["channels"]:
+            stats_text = _optional(module, ethtool, iface, "reading NIC statistics", "-S", iface)
+            nic["queue_stats"] = (
+                queue_packets(parse_stats(stats_text)) if stats_text else {"rx": {}, "tx": {}}
+            )
+    nic["ntuple"] = read_ntuple(module, ethtool, iface, None)
+    return nic
 
 
 def gather_or_fail(module: Any, ethtool_path: str | None, iface: str) -> dict[str, Any]:

@@ -128,6 +128,24 @@ DNS = {"flow_type": "udp4", "dst_port": 53, "action": 4}
 DNS6 = {"flow_type": "udp6", "dst_ip": "2001:db8::/32", "dst_port": 53, "action": 4}
 
 
+def test_rxfh_current_replaces_the_first_read(tmp_path: Path, standin_lib: Path) -> None:
+    # `current` (the pre-flight's read, nothing changed since) is used instead of `ethtool -x`: given as the NIC
+    # holds it, the result is the same as with the read; given as already done, nothing runs at all (so the
+    # module did not read). The table is still read back after a change; a malformed one is refused.
+    eth = standin(tmp_path, standin_lib)
+    boot = {"ring_count": 8, "table": table(eth)}
+    first = rxfh_mod(eth, weights=Q4_OUT, current=boot)
+    assert first["changed"] is True and first["before"] == boot["table"] and first["after"] == table(eth)
+    assert 4 not in table(eth)
+    rxfh_mod(eth, equal=8)
+    trusted = rxfh_mod(eth, weights=Q4_OUT, current={"ring_count": 8, "table": first["after"]})
+    assert trusted["changed"] is False and trusted["cmd"] == "" and table(eth) == boot["table"]
+    for bad in ({"table": [0, 1]}, {"ring_count": 2, "table": [0, 2]}, {"ring_count": 8, "table": []}):
+        res = rxfh_mod(eth, weights=Q4_OUT, current=bad)
+        assert res["failed"] is True and "current must be the RSS table as read" in res["msg"], res
+    assert table(eth) == boot["table"]
+
+
 def test_ntuple_add_idempotent_and_remove_by_locations(tmp_path: Path, standin_lib: Path) -> None:
     eth = standin(tmp_path, standin_lib)
     first = ntuple_mod(eth, rules=[DNS, DNS6])
@@ -147,6 +165,33 @@ def test_ntuple_add_idempotent_and_remove_by_locations(tmp_path: Path, standin_l
     assert gone["changed"] is True and sorted(gone["locations"]) == [2044, 2045]
     assert rules(eth) == []
     assert ntuple_mod(eth, state="absent", locations=first["added"])["changed"] is False
+
+
+def test_ntuple_current_replaces_the_first_reads(tmp_path: Path, standin_lib: Path) -> None:
+    # `current` (ring count, rules, ntuple feature as the pre-flight read them) is used instead of `ethtool -k` and
+    # `ethtool -n`: given as the NIC holds them, the same rule is added; given with the rule already there, nothing
+    # runs (so the module did not read). Rules are still read back after a change; a malformed one is refused.
+    eth = standin(tmp_path, standin_lib, ntuple=0)
+    now = {"ring_count": 8, "rules": [], "feature": {"on": False, "fixed": False}}
+    res = ntuple_mod(eth, rules=[DNS], enable_ntuple=True, current=now)
+    assert res["changed"] is True and res["ntuple_enabled"] is True and res["added"] == [2045]
+    assert ntuple_on(eth) is True and res["after"] == rules(eth) and len(rules(eth)) == 1
+    held = {"ring_count": 8, "rules": rules(eth), "feature": {"on": True, "fixed": False}}
+    gone = ntuple_mod(eth, state="absent", locations=[2045], current=held)
+    assert gone["changed"] is True and gone["after"] == rules(eth) == []
+    trusted = ntuple_mod(eth, rules=[DNS], enable_ntuple=True, current=held)
+    assert trusted["changed"] is False and trusted["commands"] == [] and rules(eth) == []
+    for bad in (
+        {"rules": []},
+        {"ring_count": 8, "rules": [{"dst_port": 53}]},
+        {"ring_count": 8, "rules": []},
+    ):
+        res = ntuple_mod(eth, rules=[DNS], enable_ntuple=True, current=bad)
+        assert res["failed"] is True and "current must be the NIC as read" in res["msg"], res
+    fixed = ntuple_mod(
+        eth, rules=[DNS], enable_ntuple=True, current={**now, "feature": {"on": False, "fixed": True}}
+    )
+    assert fixed["failed"] is True and "off [fixed]" in fixed["msg"] and rules(eth) == []
 
 
 def test_ntuple_absent_by_match_keeps_other_rules(tmp_path: Path, standin_lib: Path) -> None:
