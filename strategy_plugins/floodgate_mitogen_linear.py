@@ -34,6 +34,7 @@ import ansible.plugins.strategy.linear
 import ansible_mitogen.affinity
 import ansible_mitogen.planner
 import ansible_mitogen.strategy
+import mitogen.master
 from ansible._internal._display_utils import DeferredWarningContext
 from ansible._internal._templating import _engine, _jinja_bits
 from ansible.errors import AnsibleError
@@ -91,6 +92,61 @@ def _should_fork_unless_floodgate(self) -> bool:
 
 if os.environ.get("FLOODGATE_MITOGEN_FORK", "0") != "1":
     ansible_mitogen.planner.NewStylePlanner.should_fork = _should_fork_unless_floodgate
+
+
+# floodgate's module_utils compiled once per host and run, not once per module call. On the host, mitogen's
+# ModuleUtilsImporter (ansible_mitogen.runner) compiles the source of every custom module_utils a module imports at
+# each call (and unloads it after; the module's own code it already keeps per path): the 14 of
+# ansible.module_utils.floodgate take ~14 ms to compile, and a module such as floodgate_host_facts imports most of
+# them, so every host compiled them again for each of its 6-9 floodgate module calls per run. The source of
+# ansible_mitogen.runner that the controller serves to the hosts gets a cache of the compiled code per (path,
+# source) instead: the same text compiles to the same code, and a module executes it into a new module object as
+# before (the unloading stays). Only when mitogen's text is the one expected (two compile lines); else served as
+# it is. FLOODGATE_MITOGEN_CODE_CACHE=0 serves mitogen's runner unchanged.
+_RUNNER = "ansible_mitogen.runner"
+_RUNNER_COMPILE = "        code = compile(source, path, 'exec', 0, 1)\n"
+_RUNNER_CACHED = "        code = _fg_module_utils_code(source, path)\n"
+_RUNNER_HELPER = """
+
+# Added by floodgate (strategy_plugins/floodgate_mitogen_linear.py): module_utils compiled once per interpreter.
+_fg_module_utils_codes = {}
+
+
+def _fg_module_utils_code(source, path):
+    key = (path, source)
+    code = _fg_module_utils_codes.get(key)
+    if code is None:
+        code = _fg_module_utils_codes[key] = compile(source, path, 'exec', 0, 1)
+    return code
+"""
+
+
+def runner_source_with_code_cache(source: str | bytes) -> str | bytes | None:
+    """ansible_mitogen.runner's source with ModuleUtilsImporter's compile() calls cached; None if not recognised."""
+    text = source.decode("utf-8") if isinstance(source, bytes) else source
+    if text.count(_RUNNER_COMPILE) != 2 or "_fg_module_utils_code" in text:
+        return None
+    patched = text.replace(_RUNNER_COMPILE, _RUNNER_CACHED) + _RUNNER_HELPER
+    return patched.encode("utf-8") if isinstance(source, bytes) else patched
+
+
+_get_module_source = mitogen.master.ModuleFinder.get_module_source
+
+
+def _get_module_source_code_cached(self, fullname):  # mitogen's ModuleFinder.get_module_source
+    tup = _get_module_source(self, fullname)
+    if fullname != _RUNNER or not tup or not tup[1]:
+        return tup
+    patched = runner_source_with_code_cache(tup[1])
+    if patched is None:
+        return tup
+    tup = (tup[0], patched, tup[2])
+    self._found_cache[fullname] = tup  # served (and scanned for its imports) as patched from now on
+    return tup
+
+
+if os.environ.get("FLOODGATE_MITOGEN_CODE_CACHE", "1") != "0":
+    mitogen.master.ModuleFinder.get_module_source = _get_module_source_code_cached
 
 
 class StrategyModule(ansible_mitogen.strategy.StrategyMixin, ansible.plugins.strategy.linear.StrategyModule):
