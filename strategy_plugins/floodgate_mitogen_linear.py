@@ -35,6 +35,7 @@ import ansible_mitogen.affinity
 import ansible_mitogen.planner
 import ansible_mitogen.strategy
 import mitogen.master
+import mitogen.parent
 from ansible._internal._display_utils import DeferredWarningContext
 from ansible._internal._templating import _engine, _jinja_bits
 from ansible.errors import AnsibleError
@@ -106,27 +107,47 @@ if os.environ.get("FLOODGATE_MITOGEN_FORK", "0") != "1":
 _RUNNER = "ansible_mitogen.runner"
 _RUNNER_COMPILE = "        code = compile(source, path, 'exec', 0, 1)\n"
 _RUNNER_CACHED = "        code = _fg_module_utils_code(source, path)\n"
+# The module's own code, which mitogen keeps per path for the interpreter's life, from the disk cache below too.
+_RUNNER_MODULE_COMPILE = "            return self._code_by_path.setdefault(self.path, compile(\n"
+_RUNNER_MODULE_CACHED = "            return self._code_by_path.setdefault(self.path, _fg_compile(\n"
 _RUNNER_HELPER = """
 
-# Added by floodgate (strategy_plugins/floodgate_mitogen_linear.py): module_utils compiled once per interpreter.
+# Added by floodgate (strategy_plugins/floodgate_mitogen_linear.py): module_utils compiled once per interpreter, and
+# compiled code taken from the host's disk cache when mitogen.core has it (_fg_code).
 _fg_module_utils_codes = {}
+
+
+def _fg_compile(source, filename, mode='exec', flags=0, dont_inherit=True):
+    cached = getattr(mitogen.core, '_fg_code', None)
+    if cached is not None and mode == 'exec' and not flags and dont_inherit:
+        return cached(source, filename)
+    return compile(source, filename, mode, flags, dont_inherit)
 
 
 def _fg_module_utils_code(source, path):
     key = (path, source)
     code = _fg_module_utils_codes.get(key)
     if code is None:
-        code = _fg_module_utils_codes[key] = compile(source, path, 'exec', 0, 1)
+        code = _fg_module_utils_codes[key] = _fg_compile(source, path)
     return code
 """
 
 
 def runner_source_with_code_cache(source: str | bytes) -> str | bytes | None:
-    """ansible_mitogen.runner's source with ModuleUtilsImporter's compile() calls cached; None if not recognised."""
+    """ansible_mitogen.runner's source with ModuleUtilsImporter's compile() calls cached, and the module's own
+    compile() through the disk cache; None if not recognised."""
     text = source.decode("utf-8") if isinstance(source, bytes) else source
-    if text.count(_RUNNER_COMPILE) != 2 or "_fg_module_utils_code" in text:
+    if (
+        text.count(_RUNNER_COMPILE) != 2
+        or text.count(_RUNNER_MODULE_COMPILE) != 1
+        or "_fg_module_utils_code" in text
+        or "\nimport mitogen.core\n" not in text
+    ):
         return None
-    patched = text.replace(_RUNNER_COMPILE, _RUNNER_CACHED) + _RUNNER_HELPER
+    patched = (
+        text.replace(_RUNNER_COMPILE, _RUNNER_CACHED).replace(_RUNNER_MODULE_COMPILE, _RUNNER_MODULE_CACHED)
+        + _RUNNER_HELPER
+    )
     return patched.encode("utf-8") if isinstance(source, bytes) else patched
 
 
@@ -147,6 +168,84 @@ def _get_module_source_code_cached(self, fullname):  # mitogen's ModuleFinder.ge
 
 if os.environ.get("FLOODGATE_MITOGEN_CODE_CACHE", "1") != "0":
     mitogen.master.ModuleFinder.get_module_source = _get_module_source_code_cached
+
+
+# Each host's interpreter compiles the modules it imports from the controller (ansible.module_utils.basic and its
+# dependencies, ansible_mitogen's target side: 63 modules, ~730 KB, ~110 ms of CPU here) once per run, and every
+# run starts a new one: measured in the lab, a play of one ping costs a lab edge ~0.4 CPU s, every run of every
+# playbook. mitogen.core, which the controller sends in each host's bootstrap, gets a cache of that compiled code on
+# the host's disk instead: ~/.cache/floodgate-mitogen/<cache tag>/ of the user the interpreter runs as, created
+# 0700, used only when that user owns it and nobody else may write to it; one file per source text (named by the
+# SHA-256 of the Python version, file name and source: a changed source is compiled again under another name);
+# written through a temporary file renamed into place; any error falls back to compiling, as before. The first run
+# on a host compiles as before and writes the files (~3 MB). FLOODGATE_MITOGEN_PYC_CACHE=0 sends mitogen.core
+# unchanged.
+_CORE_COMPILES = (
+    "code = compile(source, origin, 'exec', flags=0, dont_inherit=True)",
+    "code = compile(source, mod.__file__, 'exec', 0, 1)",
+)
+_CORE_CACHED = ("code = _fg_code(source, origin)", "code = _fg_code(source, mod.__file__)")
+_CORE_HELPER = """
+def _fg_code(source, filename):
+    # Added by floodgate (strategy_plugins/floodgate_mitogen_linear.py): compiled code cached on this host's disk.
+    import marshal
+    data = source.encode('utf-8') if isinstance(source, str) else source
+    path = None
+    try:
+        import hashlib
+        folder = os.path.join(os.path.expanduser('~'), '.cache', 'floodgate-mitogen', sys.implementation.cache_tag)
+        if not os.path.isdir(folder):
+            os.makedirs(folder, 0o700)
+        st = os.lstat(folder)
+        if st.st_uid == os.geteuid() and not st.st_mode & 0o022:
+            key = hashlib.sha256(('%x' % sys.hexversion).encode() + b'\\0' + filename.encode('utf-8', 'surrogateescape')
+                                 + b'\\0' + data).hexdigest()
+            path = os.path.join(folder, key)
+            try:
+                f = open(path, 'rb')
+            except OSError:
+                f = None
+            if f is not None:
+                with f:
+                    return marshal.loads(f.read())
+    except Exception:
+        path = None
+    code = compile(source, filename, 'exec', 0, 1)
+    if path is not None:
+        try:
+            tmp = '%s.%d.tmp' % (path, os.getpid())
+            with open(tmp, 'wb') as f:
+                f.write(marshal.dumps(code))
+            os.rename(tmp, path)
+        except Exception:
+            pass
+    return code
+
+
+"""
+
+
+def core_source_with_code_cache(source: str) -> str | None:
+    """mitogen.core's (minimized) source with its Importer's compile() calls cached on disk; None if not recognised."""
+    if "_fg_code" in source or source.count("\nclass Importer(") != 1:
+        return None
+    if any(source.count(line) != 1 for line in _CORE_COMPILES):
+        return None
+    for line, cached in zip(_CORE_COMPILES, _CORE_CACHED, strict=True):
+        source = source.replace(line, cached)
+    return source.replace("\nclass Importer(", "\n" + _CORE_HELPER + "class Importer(", 1)
+
+
+_get_core_source = mitogen.parent._get_core_source
+
+
+def _get_core_source_code_cached() -> str:
+    source = _get_core_source()
+    return core_source_with_code_cache(source) or source
+
+
+if os.environ.get("FLOODGATE_MITOGEN_PYC_CACHE", "1") != "0":
+    mitogen.parent._get_core_source = _get_core_source_code_cached
 
 
 class StrategyModule(ansible_mitogen.strategy.StrategyMixin, ansible.plugins.strategy.linear.StrategyModule):
