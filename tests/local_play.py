@@ -37,7 +37,11 @@ def rerun_local_play(
     """Runs the play already in play_dir (with `args`, e.g. --check) into a new outdir: {host: its output file's
     JSON} and the run's stdout (its recap); fails the test with the run's output when it fails."""
     outdir.mkdir()
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), **env_extra)
+    # HOME in the play's folder: the local "hosts" (this controller) keep floodgate_mitogen_linear's cache of compiled
+    # code under ~/.cache (docs/fleet.md), which a test must not leave in the user's home.
+    env = dict(
+        os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), **{"HOME": str(play_dir / "home"), **env_extra}
+    )
     proc = subprocess.run(
         [
             str(ROOT / ".venv" / "bin" / "ansible-playbook"),
