@@ -174,12 +174,13 @@ if os.environ.get("FLOODGATE_MITOGEN_CODE_CACHE", "1") != "0":
 # dependencies, ansible_mitogen's target side: 63 modules, ~730 KB, ~110 ms of CPU here) once per run, and every
 # run starts a new one: measured in the lab, a play of one ping costs a lab edge ~0.4 CPU s, every run of every
 # playbook. mitogen.core, which the controller sends in each host's bootstrap, gets a cache of that compiled code on
-# the host's disk instead: ~/.cache/floodgate-mitogen/<cache tag>/ of the user the interpreter runs as, created
-# 0700, used only when that user owns it and nobody else may write to it; one file per source text (named by the
-# SHA-256 of the Python version, file name and source: a changed source is compiled again under another name);
-# written through a temporary file renamed into place; any error falls back to compiling, as before. The first run
-# on a host compiles as before and writes the files (~3 MB). FLOODGATE_MITOGEN_PYC_CACHE=0 sends mitogen.core
-# unchanged.
+# the host's disk instead: ~/.cache/floodgate-mitogen/<cache tag>/ of the user the interpreter runs as ($HOME when
+# that user owns it, else the user's home from the password database, e.g. under sudo keeping the login user's
+# HOME), created 0700, used only when that user owns it and nobody else may write to it; one file per source text
+# (named by the SHA-256 of the Python version, file name and source: a changed source is compiled again under another
+# name); written through a temporary file renamed into place; any error falls back to compiling, as before. The
+# first run on a host compiles as before and writes the files (~1 MB). FLOODGATE_MITOGEN_PYC_CACHE=0 sends
+# mitogen.core unchanged.
 _CORE_COMPILES = (
     "code = compile(source, origin, 'exec', flags=0, dont_inherit=True)",
     "code = compile(source, mod.__file__, 'exec', 0, 1)",
@@ -193,7 +194,11 @@ def _fg_code(source, filename):
     path = None
     try:
         import hashlib
-        folder = os.path.join(os.path.expanduser('~'), '.cache', 'floodgate-mitogen', sys.implementation.cache_tag)
+        home = os.environ.get('HOME') or ''
+        if not home or os.stat(home).st_uid != os.geteuid():  # e.g. sudo keeping the login user's HOME
+            import pwd
+            home = pwd.getpwuid(os.geteuid()).pw_dir
+        folder = os.path.join(home, '.cache', 'floodgate-mitogen', sys.implementation.cache_tag)
         if not os.path.isdir(folder):
             os.makedirs(folder, 0o700)
         st = os.lstat(folder)

@@ -142,6 +142,18 @@ def test_the_core_sent_to_hosts_caches_compiled_code_on_disk(
         f.unlink()
     assert fg_code("X = 3\n", "master:/m/a.py").co_filename == "master:/m/a.py"  # type: ignore[operator]
     assert list(folder.iterdir()) == []
+    # a HOME the user does not own (sudo keeping the login user's): the user's own home from the password database
+    other = tmp_path / "login-user"
+    other.mkdir()
+    os.chown(other, 65534, 65534)
+    monkeypatch.setenv("HOME", str(other))
+    own = tmp_path / "own-home"
+    monkeypatch.setitem(
+        sys.modules, "pwd", types.SimpleNamespace(getpwuid=lambda uid: types.SimpleNamespace(pw_dir=str(own)))
+    )
+    fg_code("X = 4\n", "master:/m/a.py")  # type: ignore[operator]
+    assert not (other / ".cache").exists()
+    assert len(list((own / ".cache" / "floodgate-mitogen" / sys.implementation.cache_tag).iterdir())) == 1
 
 
 def test_an_unknown_core_text_is_sent_unchanged() -> None:
