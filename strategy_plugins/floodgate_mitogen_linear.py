@@ -32,17 +32,22 @@ import typing as t
 
 import ansible.plugins.strategy.linear
 import ansible_mitogen.affinity
+import ansible_mitogen.module_finder
 import ansible_mitogen.planner
 import ansible_mitogen.strategy
+import ansible_mitogen.transport_config
 import mitogen.master
 import mitogen.parent
 from ansible._internal._display_utils import DeferredWarningContext
 from ansible._internal._templating import _engine, _jinja_bits
 from ansible.errors import AnsibleError
 from ansible.executor.task_result import _RawTaskResult
+from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.block import Block
 from ansible.playbook.task import Task
+from ansible.plugins.connection.ssh import Connection as SshConnection
 from ansible.utils.display import Display
+from ansible.utils.path import makedirs_safe, unfrackpath
 from jinja2 import environment as jinja_environment
 
 display = Display()
@@ -251,6 +256,97 @@ def _get_core_source_code_cached() -> str:
 
 if os.environ.get("FLOODGATE_MITOGEN_PYC_CACHE", "1") != "0":
     mitogen.parent._get_core_source = _get_core_source_code_cached
+
+
+# SSH connections kept open between runs, as Ansible's ssh connection keeps them. Ansible's ssh plugin, given
+# ControlPersist in ssh_args (ansible.cfg: ControlMaster=auto, ControlPersist=300s) and no ControlPath, adds a
+# ControlPath under control_path_dir itself; mitogen passes the same ssh_args to ssh without one, and ssh without a
+# ControlPath shares nothing: every run paid a new SSH handshake per host (with OpenSSH 9's default key exchange,
+# sntrup761x25519, ~0.1 CPU s of the controller's ssh per connection here) and a new sshd login on the host. So the
+# mitogen connection gets the ControlPath Ansible's ssh connection would use for the same host (same folder, made
+# 0700 as Ansible makes it, same name: one master per host shared by both), only when Ansible would add one; a
+# folder that cannot be made or written leaves the arguments as they were. FLOODGATE_MITOGEN_SSH_MUX=0 turns it off.
+_ssh_args = ansible_mitogen.transport_config.PlayContextSpec.ssh_args
+
+
+def _ssh_args_with_control_path(self) -> list[str]:
+    args = _ssh_args(self)
+    lowered = [arg.lower() for arg in args]
+    if not any("controlpersist" in arg for arg in lowered) or any("controlpath" in arg for arg in lowered):
+        return args
+    try:
+        cpdir = unfrackpath(self._connection_option("control_path_dir") or "~/.ansible/cp")
+        makedirs_safe(cpdir, 0o700)
+        if not os.access(cpdir, os.W_OK):
+            return args
+        path = self._connection_option("control_path") or SshConnection._create_control_path(
+            self.remote_addr(), self.port(), self.remote_user()
+        )
+        return [*args, "-o", "ControlPath=" + path % {"directory": cpdir}]
+    except (OSError, AnsibleError, KeyError, TypeError, ValueError) as e:
+        display.vvv(f"floodgate_mitogen_linear: no ssh ControlPath for {self.remote_addr()}: {e}")
+        return args
+
+
+if os.environ.get("FLOODGATE_MITOGEN_SSH_MUX", "1") != "0":
+    ansible_mitogen.transport_config.PlayContextSpec.ssh_args = _ssh_args_with_control_path
+
+
+# The play's vars_files parsed once per run, not once per host and task. VariableManager.get_vars loads them with
+# cache='vaulted' (ansible-core 2.19: only a vaulted file is kept parsed), so every host's variables for every task
+# read and parsed playbooks/vars/request.yml again: ~0.55 ms a time, the largest part of get_vars in the controller's
+# process (py-spy, 20-edge mitigate). Kept here per file, as it was read (path, size, mtime, inode: a file changed
+# during the run is read again); returned as ansible-core returns a cached file (unsafe=True: the same object, which
+# get_vars does not change). FLOODGATE_VARS_FILES_CACHE=0 turns it off.
+_load_from_file = DataLoader.load_from_file
+_VARS_FILES: dict[tuple[t.Any, ...], t.Any] = {}
+
+
+def _load_from_file_kept(
+    self, file_name, cache="all", unsafe=False, json_only=False, trusted_as_template=False
+):
+    if cache != "vaulted" or not unsafe:
+        return _load_from_file(self, file_name, cache, unsafe, json_only, trusted_as_template)
+    path = self.path_dwim(file_name)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return _load_from_file(self, file_name, cache, unsafe, json_only, trusted_as_template)
+    key = (path, json_only, trusted_as_template, st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in _VARS_FILES:
+        _VARS_FILES[key] = _load_from_file(self, file_name, cache, unsafe, json_only, trusted_as_template)
+    return _VARS_FILES[key]
+
+
+if os.environ.get("FLOODGATE_VARS_FILES_CACHE", "1") != "0":
+    DataLoader.load_from_file = _load_from_file_kept
+
+
+# Each module's dependencies scanned without compiling the same module_utils again. mitogen's controller finds the
+# module_utils a module needs (ansible_mitogen.module_finder._scan_importlib_find_spec) by compiling the module and
+# every module_utils it reaches, for each module of the run: ansible.module_utils.basic and its ~45 dependencies
+# again for every module, 55-110 ms per module here (one at a time: the service is serialised, and the hosts' first
+# call of each module waits for it), ~1 s per run of mitigate.yml. The function looks `compile` up in its module's
+# globals before the builtins, so a `compile` there that keeps the code per (source, name, mode) makes the scan
+# compile each file once per run; the same text compiles to the same code, so the scan's result is unchanged.
+# FLOODGATE_MITOGEN_SCAN_CACHE=0 turns it off.
+_SCAN_CODE: dict[tuple[t.Any, ...], types.CodeType] = {}
+
+
+def _scan_compile(source, filename, mode, *args, **kwargs):
+    if args or kwargs or not isinstance(source, bytes | str):
+        return compile(source, filename, mode, *args, **kwargs)
+    key = (source, filename, mode)
+    code = _SCAN_CODE.get(key)
+    if code is None:
+        code = _SCAN_CODE[key] = compile(source, filename, mode)
+    return code
+
+
+if os.environ.get("FLOODGATE_MITOGEN_SCAN_CACHE", "1") != "0" and hasattr(
+    ansible_mitogen.module_finder, "_scan_importlib_find_spec"
+):
+    ansible_mitogen.module_finder.compile = _scan_compile  # type: ignore[attr-defined]
 
 
 class StrategyModule(ansible_mitogen.strategy.StrategyMixin, ansible.plugins.strategy.linear.StrategyModule):

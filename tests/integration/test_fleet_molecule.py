@@ -31,11 +31,14 @@ def rows(path: Path) -> dict[str, dict[str, object]]:
     return {str(r["host"]): r for r in data}
 
 
-def test_fleet_scenario() -> None:
+def test_fleet_scenario(tmp_path: Path) -> None:
     for tool in ("podman", "runc", "make"):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is not installed (make deps installs it)")
-    env = molecule_env()
+    # HOME in the test's folder: the scenario's tasks delegated to this controller run under floodgate_mitogen_linear,
+    # whose hosts keep a cache of compiled code in their user's home (~/.cache/floodgate-mitogen).
+    (tmp_path / "home").mkdir()
+    env = molecule_env(HOME=str(tmp_path / "home"))
     subprocess.run(["make", "-s", "-C", str(ROOT / "csrc"), "floodgate-rx"], check=True)
     started = time.monotonic()
     proc = run_scenario("fleet", env, timeout=2400)

@@ -1,0 +1,71 @@
+"""floodgate_mitogen_linear's caches in the controller's process (docs/fleet.md "Speed settings"): mitogen's scan of
+a module's module_utils compiles each file once per run and finds what it found before, for every module in
+library/ and some of ansible-core's; the play's vars_files are parsed once per run and read again when the file
+changes, while every other load goes through ansible-core unchanged."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import ansible
+import ansible_mitogen.module_finder as module_finder
+import pytest
+from ansible.errors import AnsibleFileNotFound
+from ansible.parsing.dataloader import DataLoader
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "strategy_plugins"))
+import floodgate_mitogen_linear as strategy  # noqa: E402
+
+BUILTIN = Path(ansible.__file__).parent
+MODULES = sorted((ROOT / "library").glob("*.py")) + [
+    BUILTIN / "modules" / f"{m}.py" for m in ("copy", "file", "slurp", "systemd_service", "command")
+]
+SEARCH = (str(ROOT / "module_utils"), str(BUILTIN / "module_utils"))
+
+
+def scan_all() -> list[list[tuple[str, str, bool]]]:
+    return [module_finder.scan(m.stem, str(m), SEARCH) for m in MODULES]
+
+
+def test_the_scan_compiles_each_file_once_and_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert module_finder.compile is strategy._scan_compile  # type: ignore[attr-defined]
+    monkeypatch.setattr(strategy, "_SCAN_CODE", {})
+    cached = scan_all()
+    files = {path for deps in cached for _name, path, _pkg in deps} | {str(m) for m in MODULES}
+    # one code object per file the scan read (the modules and their module_utils), none compiled twice
+    assert len(strategy._SCAN_CODE) == len(files)
+    assert {key[1] for key in strategy._SCAN_CODE} <= {name for deps in cached for name, _p, _k in deps} | {
+        m.stem for m in MODULES
+    }
+    assert scan_all() == cached and len(strategy._SCAN_CODE) == len(files)
+    monkeypatch.delattr(module_finder, "compile")  # mitogen's own scan, with the builtin compile()
+    assert scan_all() == cached
+    assert any(name == "ansible.module_utils.floodgate.ethtool_cmd" for name, _p, _k in cached[0])
+
+
+def test_vars_files_are_parsed_once_and_again_when_changed(tmp_path: Path) -> None:
+    assert DataLoader.load_from_file is strategy._load_from_file_kept
+    loader = DataLoader()
+    f = tmp_path / "request.yml"
+    f.write_text('fg_queue: "{{ queue }}"\nfg_flows: [udp:53]\n')
+    first = loader.load_from_file(str(f), unsafe=True, cache="vaulted", trusted_as_template=True)
+    assert first == {"fg_queue": "{{ queue }}", "fg_flows": ["udp:53"]}
+    assert loader.load_from_file(str(f), unsafe=True, cache="vaulted", trusted_as_template=True) is first
+    st = f.stat()
+    f.write_text("fg_queue: 5\n")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert loader.load_from_file(str(f), unsafe=True, cache="vaulted", trusted_as_template=True) == {
+        "fg_queue": 5
+    }
+    # not a vars_file load: ansible-core's own path (a safe copy each time, or its own cache)
+    safe = loader.load_from_file(str(f), cache="vaulted")
+    assert safe == {"fg_queue": 5} and safe is not loader.load_from_file(str(f), cache="vaulted")
+
+
+def test_a_missing_vars_file_fails_as_ansible_fails(tmp_path: Path) -> None:
+    loader = DataLoader()
+    with pytest.raises(AnsibleFileNotFound, match="Could not find or access"):
+        loader.load_from_file(str(tmp_path / "absent.yml"), unsafe=True, cache="vaulted")
