@@ -46,6 +46,7 @@ EXPECTED = {
     ],
     "nic_restore": [
         "nic_restore: nic_facts after change -> restore equals the snapshot",
+        "nic_restore: no state.json -> the snapshot kept on the host was not applied again",
         "nic_restore: host snapshot lost -> controller copy restored nic_facts exactly",
         "nic_restore: no state.json -> the controller copy was not applied",
         "nic_restore: 1 bad input refused; nic_facts unchanged",
