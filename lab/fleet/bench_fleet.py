@@ -131,6 +131,27 @@ def machine_busy() -> float:
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
+def control_dir(mode: str) -> Path:
+    """Each column's own folder of SSH ControlPersist sockets (Ansible's control_path_dir; floodgate_mitogen_linear
+    gives mitogen's ssh the same ControlPath Ansible's ssh would use): a column never goes through a master that
+    another column opened, since both name a host's socket alike."""
+    return OUT / f"cp-{mode}"
+
+
+def close_masters(mode: str) -> int:
+    """Closes the column's SSH masters (each column's mitigate starts without any, as a first run does); how many."""
+    socks = [p for p in control_dir(mode).glob("*") if p.is_socket()]
+    for sock in socks:
+        subprocess.run(
+            ["ssh", "-O", "exit", "-S", str(sock), "x"], capture_output=True, timeout=30, check=False
+        )
+    return len(socks)
+
+
+def open_masters(mode: str) -> int:
+    return sum(1 for p in control_dir(mode).glob("*") if p.is_socket())
+
+
 # --cputime: lab/fleet/callback_plugins/fg_cputime.py writes the controller's CPU per task to each run's folder.
 CPUTIME_ENV = {
     "ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "lab" / "fleet" / "callback_plugins"),
@@ -153,6 +174,8 @@ def play(
         os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), CONTAINERS_CONF=str(STATE / "containers.conf")
     )
     env.update(extra_env)
+    control_dir(mode).mkdir(mode=0o700, parents=True, exist_ok=True)
+    env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(control_dir(mode))
     if cputime:
         (run_dir / "cputime.txt").unlink(missing_ok=True)
         env.update(CPUTIME_ENV, FG_CPUTIME_OUT=str(run_dir / "cputime.txt"))
@@ -268,6 +291,8 @@ def main() -> int:
         play(cleanup, n, "cleanup", envs[cleanup], a.connection)
         for mode in modes:
             steps = a.defaults_steps if mode == "defaults" and a.defaults_steps else a.steps
+            closed = close_masters(mode)  # the column's first run opens its connections, as a first run does
+            print(f"bench-fleet: {mode}: {closed} SSH master(s) closed before its first run", file=sys.stderr)
             for step in steps.split(","):
                 load_before = os.getloadavg()[0]
                 r = play(mode, n, step, envs[mode], a.connection, a.cputime)
@@ -279,6 +304,7 @@ def main() -> int:
                     lab_up=round(up, 1),
                     load_before=load_before,
                     load=os.getloadavg()[0],
+                    ssh_masters=open_masters(mode),
                 )
                 rows.append(r)
                 (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")  # kept if interrupted
@@ -286,12 +312,14 @@ def main() -> int:
                     f"bench-fleet: {n:3d} edges {mode:10s} {step:10s} {r['wall']:7.1f} s (CPU s: controller {r['controller_cpu']}, edges {r['edges_cpu']}, machine {r['machine_cpu']}) rc={r['rc']} "
                     f"changed_hosts={r['changed_hosts']} failed_hosts={r['failed_hosts']} tasks/host={r['tasks_per_host']} "
                     f"{r['results']} "
-                    f"load {load_before:.1f} -> {r['load']:.1f}",
+                    f"load {load_before:.1f} -> {r['load']:.1f}, SSH masters after it {r['ssh_masters']}",
                     file=sys.stderr,
                     flush=True,
                 )
             if "unmitigate" not in steps.split(","):  # the next column starts from unmitigated hosts too
                 play(cleanup, n, "cleanup", envs[cleanup], a.connection)
+        for mode in modes:  # this lab's hosts: the next size is a new lab
+            close_masters(mode)
     (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     print_table(rows, modes, a.connection)
     if not a.keep_lab:
