@@ -283,7 +283,8 @@ def _ssh_args_with_control_path(self) -> list[str]:
             self.remote_addr(), self.port(), self.remote_user()
         )
         return [*args, "-o", "ControlPath=" + path % {"directory": cpdir}]
-    except (OSError, AnsibleError, KeyError, TypeError, ValueError) as e:
+    # AttributeError: mitogen looks an option the plugin lacks up on the PlayContext, which may not have it either
+    except (OSError, AnsibleError, AttributeError, KeyError, TypeError, ValueError) as e:
         display.vvv(f"floodgate_mitogen_linear: no ssh ControlPath for {self.remote_addr()}: {e}")
         return args
 

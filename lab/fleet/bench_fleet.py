@@ -138,9 +138,14 @@ def control_dir(mode: str) -> Path:
     return OUT / f"cp-{mode}"
 
 
-def close_masters(mode: str) -> int:
-    """Closes the column's SSH masters (each column's mitigate starts without any, as a first run does); how many."""
-    socks = [p for p in control_dir(mode).glob("*") if p.is_socket()]
+def ssh_masters(folder: Path) -> list[Path]:
+    """The SSH ControlPersist sockets in a control folder (none when it does not exist)."""
+    return sorted(p for p in folder.glob("*") if p.is_socket())
+
+
+def close_ssh_masters(folder: Path) -> int:
+    """Asks every master with a socket in the folder to exit; how many there were."""
+    socks = ssh_masters(folder)
     for sock in socks:
         subprocess.run(
             ["ssh", "-O", "exit", "-S", str(sock), "x"], capture_output=True, timeout=30, check=False
@@ -148,8 +153,9 @@ def close_masters(mode: str) -> int:
     return len(socks)
 
 
-def open_masters(mode: str) -> int:
-    return sum(1 for p in control_dir(mode).glob("*") if p.is_socket())
+def close_masters(mode: str) -> int:
+    """Closes the column's SSH masters (each column's mitigate starts without any, as a first run does); how many."""
+    return close_ssh_masters(control_dir(mode))
 
 
 # --cputime: lab/fleet/callback_plugins/fg_cputime.py writes the controller's CPU per task to each run's folder.
@@ -304,7 +310,7 @@ def main() -> int:
                     lab_up=round(up, 1),
                     load_before=load_before,
                     load=os.getloadavg()[0],
-                    ssh_masters=open_masters(mode),
+                    ssh_masters=len(ssh_masters(control_dir(mode))),
                 )
                 rows.append(r)
                 (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")  # kept if interrupted

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lab" / "fleet"))
-from bench_fleet import mitogen_env  # noqa: E402
+from bench_fleet import close_ssh_masters, mitogen_env, ssh_masters  # noqa: E402
 
 pytestmark = [pytest.mark.root, pytest.mark.lab]
 
@@ -80,15 +80,7 @@ def play(inventory: Path, home: Path, tmp: Path, **switches: str) -> None:
 
 
 def sockets(home: Path) -> list[Path]:
-    cp = home / ".ansible" / "cp"
-    return sorted(p for p in cp.iterdir() if p.is_socket()) if cp.is_dir() else []
-
-
-def close_masters(home: Path) -> None:
-    for sock in sockets(home):
-        subprocess.run(
-            ["ssh", "-O", "exit", "-S", str(sock), "x"], capture_output=True, timeout=30, check=False
-        )
+    return ssh_masters(home / ".ansible" / "cp")
 
 
 def test_runs_share_one_ssh_connection_per_host(fleet: Path, tmp_path: Path) -> None:
@@ -111,7 +103,7 @@ def test_runs_share_one_ssh_connection_per_host(fleet: Path, tmp_path: Path) -> 
         assert {e: logins(e) for e in EDGES} == first  # no new login: the run went through the masters
         assert sockets(home) == opened
     finally:
-        close_masters(home)
+        close_ssh_masters(home / ".ansible" / "cp")
 
 
 def test_switched_off_every_run_logs_in(fleet: Path, tmp_path: Path) -> None:
@@ -124,4 +116,4 @@ def test_switched_off_every_run_logs_in(fleet: Path, tmp_path: Path) -> None:
         assert {e: logins(e) for e in EDGES} == {e: before[e] + 2 for e in EDGES}
         assert sockets(home) == []
     finally:
-        close_masters(home)
+        close_ssh_masters(home / ".ansible" / "cp")
