@@ -68,6 +68,12 @@ description:
 author: floodgate
 """
 
+
+def _switched_on(name: str) -> bool:
+    """Each speed-up below is on unless its environment switch says 0."""
+    return os.environ.get(name, "1") != "0"
+
+
 # mitogen calls ansible_mitogen.affinity.policy.assign_*() through the module attribute: the base Policy pins
 # nothing.
 if (os.cpu_count() or 1) < 4:
@@ -171,7 +177,7 @@ def _get_module_source_code_cached(self, fullname):  # mitogen's ModuleFinder.ge
     return tup
 
 
-if os.environ.get("FLOODGATE_MITOGEN_CODE_CACHE", "1") != "0":
+if _switched_on("FLOODGATE_MITOGEN_CODE_CACHE"):
     mitogen.master.ModuleFinder.get_module_source = _get_module_source_code_cached
 
 
@@ -254,7 +260,7 @@ def _get_core_source_code_cached() -> str:
     return core_source_with_code_cache(source) or source
 
 
-if os.environ.get("FLOODGATE_MITOGEN_PYC_CACHE", "1") != "0":
+if _switched_on("FLOODGATE_MITOGEN_PYC_CACHE"):
     mitogen.parent._get_core_source = _get_core_source_code_cached
 
 
@@ -289,7 +295,7 @@ def _ssh_args_with_control_path(self) -> list[str]:
         return args
 
 
-if os.environ.get("FLOODGATE_MITOGEN_SSH_MUX", "1") != "0":
+if _switched_on("FLOODGATE_MITOGEN_SSH_MUX"):
     ansible_mitogen.transport_config.PlayContextSpec.ssh_args = _ssh_args_with_control_path
 
 
@@ -319,7 +325,7 @@ def _load_from_file_kept(
     return _VARS_FILES[key]
 
 
-if os.environ.get("FLOODGATE_VARS_FILES_CACHE", "1") != "0":
+if _switched_on("FLOODGATE_VARS_FILES_CACHE"):
     DataLoader.load_from_file = _load_from_file_kept
 
 
@@ -344,7 +350,7 @@ def _scan_compile(source, filename, mode, *args, **kwargs):
     return code
 
 
-if os.environ.get("FLOODGATE_MITOGEN_SCAN_CACHE", "1") != "0" and hasattr(
+if _switched_on("FLOODGATE_MITOGEN_SCAN_CACHE") and hasattr(
     ansible_mitogen.module_finder, "_scan_importlib_find_spec"
 ):
     ansible_mitogen.module_finder.compile = _scan_compile  # type: ignore[attr-defined]
@@ -355,9 +361,7 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, ansible.plugins.str
 
     def run(self, iterator, play_context):
         self._fg_needs_worker: set[str] = set()  # tasks left to workers (see _skipped_here)
-        if (
-            os.environ.get("FLOODGATE_JINJA_CACHE", "1") == "0"
-        ):  # off: Ansible compiles every template when used
+        if not _switched_on("FLOODGATE_JINJA_CACHE"):  # off: Ansible compiles every template when used
             return super().run(iterator, play_context)
         _CODE_CACHE.install()
         first = (getattr(self, "_hosts_cache", None) or [])[:1]
@@ -560,7 +564,7 @@ class _JinjaCodeCache:
 _CODE_CACHE = _JinjaCodeCache()
 # Tasks skipped in the controller's process without a worker (StrategyModule._skipped_here); FLOODGATE_SKIP_AHEAD=0
 # forks a worker for every host and task, as before.
-_SKIP_AHEAD = os.environ.get("FLOODGATE_SKIP_AHEAD", "1") != "0"
+_SKIP_AHEAD = _switched_on("FLOODGATE_SKIP_AHEAD")
 # How the template lookup (ansible-core 2.19, plugins/lookup/template.py) compiles a file: TemplateOptions with
 # escape_backslashes=False and TemplateOverrides.from_kwargs(its options), which with the options at their defaults
 # ({{ }}, {# #}, trim_blocks) is TemplateOverrides.DEFAULT; a `#jinja2:` header in the file is applied by
