@@ -65,6 +65,15 @@ description:
     templates are compiled once before the workers fork, so that a worker per host and task reuses it instead
     of compiling every template again. That includes the files in the templates/ folders of the play's roles
     and of the play itself, compiled as the template lookup compiles them with its default settings.
+  - Tasks whose condition is false for a host are skipped in the controller's process, without a worker
+    (FLOODGATE_SKIP_AHEAD=0 forks one as Ansible does).
+  - Hosts keep the compiled code of what the controller sends them in C(~/.cache/floodgate-mitogen) and compile
+    floodgate's module_utils once per run (FLOODGATE_MITOGEN_PYC_CACHE=0, FLOODGATE_MITOGEN_CODE_CACHE=0).
+  - mitogen's ssh gets the ControlPath Ansible's ssh connection would add for the ControlPersist in ssh_args, so
+    a host's SSH connection is kept between runs as Ansible keeps it (FLOODGATE_MITOGEN_SSH_MUX=0).
+  - mitogen's scan of a module's module_utils compiles each file once per run, and the play's vars_files are
+    parsed once per run, not for every host and task (FLOODGATE_MITOGEN_SCAN_CACHE=0,
+    FLOODGATE_VARS_FILES_CACHE=0).
 author: floodgate
 """
 
