@@ -18,6 +18,8 @@ struct fg_live_opts {
 	/* Extensions (zero = previous behaviour) */
 	int xdp_takeover; /* af_xdp: replace an XDP program attached outside libxdp's dispatcher while running,
 			   * re-attach it at exit (also FLOODGATE_XDP_TAKEOVER=1) */
+	unsigned coalesce_us; /* af_xdp: once a burst drained the queue, wait this long for the next batch before
+			       * sleeping until the kernel wakes the loop (floodgate-rx's default 50; 0 = wake per event) */
 };
 
 int fg_live_af_xdp(const struct fg_live_opts *o);

@@ -15,7 +15,8 @@
 #define USAGE                                                                                                 \
 	"usage: floodgate-rx --backend af_xdp|netmap --interface IF --queue N --rules FILE [--cpu C]\n"        \
 	"                    [--stats-json PATH] [--stats-prom PATH] [--stats-interval-ms MS]\n"              \
-	"                    [--inject-dev NAME] [--zerocopy auto|on|off] [--xdp-takeover] [--mlock]\n"       \
+	"                    [--inject-dev NAME] [--zerocopy auto|on|off] [--xdp-takeover] [--coalesce-us US]\n" \
+	"                    [--mlock]\n"                                                                     \
 	"       floodgate-rx --backend pcap --pcap IN.pcap --rules FILE [--write-pass OUT.pcap]\n"            \
 	"                    [--explain OUT.tsv] [--stats-json PATH]\n"                                        \
 	"       floodgate-rx --help\n"                                                                         \
@@ -38,6 +39,9 @@
 	"  --zerocopy auto|on|off af_xdp: zero-copy when available (auto), required (on), or never (off)\n"    \
 	"  --xdp-takeover         af_xdp: replace an XDP program attached outside libxdp's dispatcher while\n"  \
 	"                         running and re-attach it at exit (also FLOODGATE_XDP_TAKEOVER=1)\n"          \
+	"  --coalesce-us US       af_xdp: once frames drained the queue, wait US microseconds for the next\n"   \
+	"                         batch before sleeping until the kernel wakes the loop, 0-1000 (default 50;\n" \
+	"                         0 = wake for every frame the kernel hands over)\n"                          \
 	"  --mlock                live: lock all memory (systemd: LimitMEMLOCK=infinity)\n"                     \
 	"  --pcap IN.pcap         pcap: the capture to classify\n"                                              \
 	"  --write-pass OUT.pcap  pcap: write the passed frames here\n"                                         \
@@ -95,7 +99,7 @@ static int refuse_abbreviations(int argc, char **argv, const struct option *opts
 enum {
 	OPT_BACKEND = 256, OPT_INTERFACE, OPT_QUEUE, OPT_CPU, OPT_RULES, OPT_STATS_JSON, OPT_STATS_PROM,
 	OPT_STATS_INTERVAL, OPT_INJECT_DEV, OPT_ZEROCOPY, OPT_MLOCK, OPT_PCAP, OPT_WRITE_PASS, OPT_EXPLAIN, OPT_HELP,
-	OPT_XDP_TAKEOVER,
+	OPT_XDP_TAKEOVER, OPT_COALESCE_US,
 };
 
 int main(int argc, char **argv)
@@ -113,13 +117,14 @@ int main(int argc, char **argv)
 		{"zerocopy", required_argument, NULL, OPT_ZEROCOPY},
 		{"mlock", no_argument, NULL, OPT_MLOCK},
 		{"xdp-takeover", no_argument, NULL, OPT_XDP_TAKEOVER},
+		{"coalesce-us", required_argument, NULL, OPT_COALESCE_US},
 		{"pcap", required_argument, NULL, OPT_PCAP},
 		{"write-pass", required_argument, NULL, OPT_WRITE_PASS},
 		{"explain", required_argument, NULL, OPT_EXPLAIN},
 		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
-	struct fg_live_opts lo = {.cpu = -1, .stats_interval_ms = 1000, .zerocopy = -1};
+	struct fg_live_opts lo = {.cpu = -1, .stats_interval_ms = 1000, .zerocopy = -1, .coalesce_us = 50};
 	struct fg_pcap_opts po = {0};
 	const char *backend = NULL;
 	int have_queue = 0, live_only = 0, pcap_only = 0;
@@ -194,6 +199,13 @@ int main(int argc, char **argv)
 			lo.xdp_takeover = 1;
 			live_only = 1, live_opt = "--xdp-takeover";
 			af_xdp_opt = "--xdp-takeover";
+			break;
+		case OPT_COALESCE_US:
+			if (parse_num(optarg, 0, 1000, &v))
+				return usage_error("--coalesce-us '%s': expected 0-1000 microseconds", optarg);
+			lo.coalesce_us = (unsigned)v;
+			live_only = 1, live_opt = "--coalesce-us";
+			af_xdp_opt = "--coalesce-us";
 			break;
 		case OPT_PCAP:
 			po.pcap_path = optarg;

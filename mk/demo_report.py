@@ -38,6 +38,11 @@ def main(before_path: str, after_path: str, queue: str, status_path: str) -> int
             f"{host.get('interface')} queue {host.get('queue')} ({host.get('backend')}), receiver "
             f"{host.get('receiver_unit')}: packets {rx.get('packets')} passed {rx.get('passed')} "
             f"dropped {rx.get('dropped')} malformed {rx.get('malformed')}"
+            + (
+                f" missed {rx['missed']} (dropped by the kernel before the receiver read them)"
+                if "missed" in rx
+                else ""
+            )
         )
     return 0
 

@@ -272,12 +272,14 @@ static void emit_json(FILE *f, struct fg_rt *rt)
 	put_escaped(f, rt->o->ifname);
 	fprintf(f,
 		"\",\"queue\":%u,\"timestamp\":%lld.%03ld,\"packets\":%llu,\"passed\":%llu,\"dropped\":%llu,"
-		"\"malformed\":%llu,\"injected\":%llu,\"inject_errors\":%llu,\"reloads\":%llu,\"reload_errors\":%llu,"
-		"\"rules\":[",
+		"\"malformed\":%llu,\"injected\":%llu,\"inject_errors\":%llu,\"reloads\":%llu,\"reload_errors\":%llu,",
 		rt->o->queue, (long long)ts.tv_sec, ts.tv_nsec / 1000000, (unsigned long long)c.packets,
 		(unsigned long long)c.passed, (unsigned long long)c.dropped, (unsigned long long)c.malformed,
 		(unsigned long long)rt->io.injected, (unsigned long long)rt->io.inject_errors,
 		(unsigned long long)rt->reloads, (unsigned long long)rt->reload_errs);
+	if (rt->io.have_missed)
+		fprintf(f, "\"missed\":%llu,", (unsigned long long)rt->io.missed);
+	fputs("\"rules\":[", f);
 	uint32_t n = fg_engine_rule_count(rt->eng);
 	for (uint32_t i = 0; i < n; i++) {
 		const char *name = NULL, *action = NULL;
@@ -313,6 +315,10 @@ static void emit_prom(FILE *f, struct fg_rt *rt)
 		     rt->io.injected);
 	prom_counter(f, rt, "floodgate_rx_inject_errors_total", "Passed frames the kernel did not take.",
 		     rt->io.inject_errors);
+	if (rt->io.have_missed)
+		prom_counter(f, rt, "floodgate_rx_missed_total",
+			     "Frames of the queue the kernel dropped before the receiver read them (it fell behind).",
+			     rt->io.missed);
 	fputs("# HELP floodgate_rx_rule_hits_total Frames each rule matched.\n"
 	      "# TYPE floodgate_rx_rule_hits_total counter\n",
 	      f);
@@ -336,6 +342,8 @@ int fg_rt_write_stats(struct fg_rt *rt)
 {
 	int rc = 0;
 	static int warned_json, warned_prom; /* say it once, not every second */
+	if (rt->refresh_io)
+		rt->refresh_io(rt);
 	if (rt->json_path && write_atomic(rt->json_path, emit_json, rt) != 0) {
 		if (!warned_json++)
 			fprintf(stderr, "floodgate-rx: cannot write stats %s: %s\n", rt->json_path,

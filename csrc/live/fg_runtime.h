@@ -23,6 +23,8 @@ extern volatile sig_atomic_t fg_rt_dump; /* SIGUSR1: write the stats files now *
 struct fg_io_counters {
 	uint64_t injected;      /* passed frames handed back to the kernel */
 	uint64_t inject_errors; /* passed frames the kernel did not take (not IP, ring full, write error) */
+	uint64_t missed;        /* frames of the queue the kernel dropped before the receiver read them */
+	int have_missed;        /* the backend counts missed (af_xdp); else the stats leave it out */
 };
 
 struct fg_rt {
@@ -36,6 +38,9 @@ struct fg_rt {
 	uint64_t reload_errs; /* reloads refused (bad rules file): the old rules stay */
 	const char *json_path; /* o->stats_json_path, or the default /run/floodgate/rx-IF-Q.json */
 	char json_default[128];
+	/* Set by a backend whose I/O counters live in the kernel: called before every stats write. */
+	void (*refresh_io)(struct fg_rt *rt);
+	void *backend_ctx;
 };
 
 uint64_t fg_rt_now_ns(void); /* CLOCK_MONOTONIC */

@@ -581,6 +581,46 @@ def test_sighup_keeps_rate_limit_state(nets: tuple[str, str], tmp_path: Path) ->
     assert code == 0, err
 
 
+# csrc/live/fg_af_xdp.c RX_SIZE: the frames the kernel can queue for a receiver that is not reading.
+RX_RING = 8192
+
+
+@pytest.mark.parametrize("coalesce", [None, "0", "1000"], ids=["default", "off", "max"])
+def test_missed_counts_what_the_kernel_dropped_while_the_receiver_was_held(
+    nets: tuple[str, str], tmp_path: Path, coalesce: str | None
+) -> None:
+    """A receiver held (SIGSTOP, as a busy core would) while more frames than its RX ring holds reach its queue:
+    the kernel drops the excess and the receiver reports exactly that as `missed`, every other frame classified
+    once it runs again. Each frame the kernel counted on queue 4 is either classified or missed, with the loop's
+    wakeup coalescing at its default, off and at its maximum."""
+    edge, wire = nets
+    (tmp_path / "rules").write_text(RULES)
+    flood = socket_in(wire, (FLOOD_SRC, PORT_Q4_FLOOD))
+    rx = Receiver(edge, tmp_path, *(["--coalesce-us", coalesce] if coalesce is not None else []))
+    rx.wait_state("READY=1")
+    assert rx.stats_after(lambda s: "missed" in s)["missed"] == 0
+    before = queue_counters(edge)[QUEUE]
+    n = RX_RING + 500
+    os.kill(rx.proc.pid, signal.SIGSTOP)
+    try:
+        send(flood, n)
+    finally:
+        os.kill(rx.proc.pid, signal.SIGCONT)
+    seen = queue_counters(edge)[QUEUE] - before
+    assert seen == n  # the wire delivered every frame to queue 4: any loss below is the receiver's ring
+    s = rx.stats_after(lambda s: s["packets"] + s["missed"] >= n)
+    assert s["packets"] + s["missed"] == n, s
+    assert s["missed"] >= n - RX_RING, s
+    assert s["dropped"] == s["packets"], s
+    assert re.search(rf"^floodgate_rx_missed_total{{[^}}]*}} {s['missed']}$", rx.prom.read_text(), re.M)
+    # Running again, nothing more is missed.
+    send(flood, 300)
+    s2 = rx.stats_after(lambda t: t["packets"] >= s["packets"] + 300)
+    assert (s2["packets"], s2["missed"]) == (s["packets"] + 300, s["missed"]), (s, s2)
+    code, err = rx.stop()
+    assert code == 0, err
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(RX), *args], capture_output=True, text=True, timeout=30)
 
@@ -603,9 +643,23 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
             ["--backend", "af_xdp", "--interface", "fgnone0", "--queue", "0", "--xdp-takeover"],
             "interface fgnone0 not found",
         ),
+        (
+            ["--backend", "af_xdp", "--coalesce-us", "1001"],
+            "--coalesce-us '1001': expected 0-1000 microseconds",
+        ),
+        (["--backend", "af_xdp", "--coalesce-us", "-5"], "--coalesce-us '-5': expected 0-1000 microseconds"),
+        (["--backend", "af_xdp", "--coalesce-us", "5x"], "--coalesce-us '5x': expected 0-1000 microseconds"),
+        (
+            ["--backend", "netmap", "--interface", "eth1", "--queue", "4", "--coalesce-us", "50"],
+            "--coalesce-us applies to --backend af_xdp only",
+        ),
+        (
+            ["--backend", "af_xdp", "--interface", "fgnone0", "--queue", "0", "--coalesce-us", "0"],
+            "interface fgnone0 not found",
+        ),
     ],
 )
-def test_xdp_takeover_flag_parsing(tmp_path: Path, args: list[str], message: str) -> None:
+def test_af_xdp_only_option_parsing(tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "rules").write_text(RULES)
     r = _cli(*args, "--rules", str(tmp_path / "rules"), "--stats-json", str(tmp_path / "rx.json"))
     assert r.returncode == 2 and message in r.stderr, r.stderr

@@ -3,7 +3,9 @@
 # serving the other queues, beside a peer measured in the same run under the same flood: an AF_PACKET
 # TPACKET_V3 reader with a cBPF queue filter (the classic user-space tap of one queue, which does not take the
 # queue from the kernel). Flood: fg_flood (AF_PACKET sendmmsg, one core), QUEUE_SHARE% of it steered to the
-# receiver's queue by the test tool steer_by_sport.bpf.c. Rounds alternate the two; medians are printed.
+# receiver's queue by the test tool steer_by_sport.bpf.c. A third column runs the receiver with --coalesce-us 0
+# (the loop woken by the kernel for every few frames, as before 2026-11-27). Rounds alternate the three; medians
+# are printed.
 # Usage: bench_live.sh FLOODGATE_RX [SECONDS] [ROUNDS] [QUEUE_SHARE]
 set -euo pipefail
 RX=$(realpath "$1"); SECS=${2:-4}; ROUNDS=${3:-3}; SHARE=${4:-50}; Q=4
@@ -46,9 +48,9 @@ flood() { w taskset -c "$FLOOD_CPU" "$WORK/fg_flood" eth1p "$MAC" 10.99.0.1 "$SE
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 
 run_af_xdp() {
-  # Started without a shell function in between, so $! is the receiver itself.
+  # Started without a shell function in between, so $! is the receiver itself. "$@": extra receiver options.
   ip netns exec "$EDGE" sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$0" "$@"' "$RX" --backend af_xdp --interface eth1 --queue "$Q" \
-    --cpu "$RX_CPU" --rules "$WORK/rules" --stats-json "$WORK/rx.json" --stats-interval-ms 100 \
+    --cpu "$RX_CPU" --rules "$WORK/rules" --stats-json "$WORK/rx.json" --stats-interval-ms 100 "$@" \
     >/dev/null 2>"$WORK/rx.err" &
   RXPID=$!
   for _ in $(seq 100); do [ -s "$WORK/rx.json" ] && break; sleep 0.1; done
@@ -75,21 +77,27 @@ run_peer() {
 HZ=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-: >"$WORK/xdp"; : >"$WORK/peer"
+: >"$WORK/xdp"; : >"$WORK/xdp0"; : >"$WORK/peer"
 for r in $(seq "$ROUNDS"); do
-  for side in xdp peer; do
-    if [ "$side" = xdp ]; then run_af_xdp; else run_peer; fi
+  for side in xdp xdp0 peer; do
+    case $side in
+    xdp) run_af_xdp ;;
+    xdp0) run_af_xdp --coalesce-us 0 ;;
+    peer) run_peer ;;
+    esac
     read -r pk kk off s cpu <"$WORK/res"
     # queue-Q pps, kernel UDP pps, offered pps, receiver CPU ns per queue-Q frame
     awk -v p="$pk" -v k="$kk" -v o="$off" -v s="$s" -v c="$cpu" \
       'BEGIN { printf "%.0f %.0f %.0f %.0f\n", p / s, k / s, o, (p > 0 ? c * 1e9 / p : 0) }' >>"$WORK/$side"
   done
-  echo "round $r: af_xdp $(tail -1 "$WORK/xdp")  peer $(tail -1 "$WORK/peer")  (queue-$Q pps, kernel UDP pps, offered pps, receiver ns/frame)"
+  echo "round $r: af_xdp $(tail -1 "$WORK/xdp")  af_xdp --coalesce-us 0 $(tail -1 "$WORK/xdp0")  peer $(tail -1 "$WORK/peer")  (queue-$Q pps, kernel UDP pps, offered pps, receiver ns/frame)"
 done
 X=$(cut -d' ' -f1 "$WORK/xdp" | median); XK=$(cut -d' ' -f2 "$WORK/xdp" | median); XO=$(cut -d' ' -f3 "$WORK/xdp" | median)
 P=$(cut -d' ' -f1 "$WORK/peer" | median); PK=$(cut -d' ' -f2 "$WORK/peer" | median); PO=$(cut -d' ' -f3 "$WORK/peer" | median)
 XC=$(cut -d' ' -f4 "$WORK/xdp" | median); PC=$(cut -d' ' -f4 "$WORK/peer" | median)
+Z=$(cut -d' ' -f1 "$WORK/xdp0" | median); ZO=$(cut -d' ' -f3 "$WORK/xdp0" | median); ZC=$(cut -d' ' -f4 "$WORK/xdp0" | median)
 echo "flood: ${SHARE}% to queue $Q, rest over the other 7 queues; receiver and peer pinned to CPU $RX_CPU, flood to CPU $FLOOD_CPU; median of $ROUNDS x ${SECS}s"
 echo "af_xdp: queue-$Q pps=$X of $(( XO * SHARE / 100 )) offered; kernel UDP stack pps=$XK (the other queues' share: $(( XO - XO * SHARE / 100 ))); receiver CPU ${XC} ns/frame"
+echo "af_xdp --coalesce-us 0: queue-$Q pps=$Z of $(( ZO * SHARE / 100 )) offered; receiver CPU ${ZC} ns/frame"
 echo "peer AF_PACKET TPACKET_V3+cBPF queue filter: queue-$Q pps=$P of $(( PO * SHARE / 100 )) offered; kernel UDP stack pps=$PK (all $PO offered: the tap does not take the queue); reader CPU ${PC} ns/frame"
-awk -v x="$X" -v p="$P" -v xk="$XK" -v xo="$XO" -v xc="$XC" -v pc="$PC" 'BEGIN { printf "live_af_xdp_pps=%d afpacket_peer_pps=%d ratio=%.2f kernel_other_queues_pps=%d offered_pps=%d af_xdp_ns_per_frame=%d peer_ns_per_frame=%d\n", x, p, (p > 0 ? x / p : 0), xk, xo, xc, pc }'
+awk -v x="$X" -v p="$P" -v xk="$XK" -v xo="$XO" -v xc="$XC" -v pc="$PC" -v zc="$ZC" 'BEGIN { printf "live_af_xdp_pps=%d afpacket_peer_pps=%d ratio=%.2f kernel_other_queues_pps=%d offered_pps=%d af_xdp_ns_per_frame=%d af_xdp_nocoalesce_ns_per_frame=%d peer_ns_per_frame=%d\n", x, p, (p > 0 ? x / p : 0), xk, xo, xc, zc, pc }'
