@@ -18,6 +18,10 @@ description:
     I(sample_seconds).
   - 6. C(receiver) - over the same window the receiver's stats file (written by C(floodgate-rx)) was rewritten,
     names this interface, queue and backend, and its packet count rose by at least I(min_packets).
+  - Not a link, a warning - when the receiver counts C(missed) frames (af_xdp) and the kernel dropped more than
+    1% of the queue's frames before the receiver read them during the window, the task warns that the receiver
+    is falling behind (legitimate packets are lost with the flood) and says what to do. It does not fail, as the
+    receiver still keeps most of the flood from the kernel.
   - Reads only what these links need (C(ethtool -x), C(-n), C(-S), and C(-l) only when the RSS table does not show
     the queue), not the whole C(nic_facts) snapshot, so no driver information, offload features or IRQs.
 version_added: "0.1.0"
@@ -112,6 +116,12 @@ receiver_packets:
   description: Packets the receiver's stats rose by during the window (null when not sampled).
   returned: always
   type: int
+receiver_missed:
+  description: >-
+    Frames of the queue the kernel dropped before the receiver read them during the window (its stats' C(missed));
+    null when not sampled or when the receiver does not count them (netmap).
+  returned: always
+  type: int
 receiver:
   description: The receiver's stats at the end of the window.
   returned: when sampled
@@ -136,6 +146,7 @@ from ansible.module_utils.floodgate.queue_check import (
     check_receiver,
     check_rss_weight,
     read_receiver_stats,
+    receiver_missed,
 )
 from ansible.module_utils.floodgate.snapshot import gather_for_check
 from ansible.module_utils.floodgate.stats import parse_stats, rx_packets
@@ -173,6 +184,7 @@ def main() -> None:
         "links": [],
         "nic_packets": None,
         "receiver_packets": None,
+        "receiver_missed": None,
         "stats_path": stats_path,
     }
 
@@ -220,6 +232,11 @@ def main() -> None:
         stats_path, iface, queue, backend, rx_before, rx_after, p["min_packets"]
     )
     finish(receiver)
+    result["receiver_missed"], warning = receiver_missed(
+        iface, queue, rx_before, rx_after, p["sample_seconds"]
+    )
+    if warning:
+        module.warn(warning)
     result["ok"] = True
     module.exit_json(**result)
 

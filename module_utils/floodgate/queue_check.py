@@ -224,3 +224,30 @@ def check_receiver(
         ),
         delta,
     )
+
+
+# A receiver that misses more than this share of its queue's frames during the sample is falling behind.
+MISSED_WARN_SHARE = 0.01
+
+
+def receiver_missed(
+    iface: str, queue: int, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, seconds: float
+) -> tuple[int | None, str | None]:
+    """Frames of the queue the kernel dropped before the receiver read them during the sample (its stats'
+    `missed`, af_xdp only; None when not counted), and a warning when that is more than 1% of the queue's frames.
+
+    Not a broken link: a receiver that keeps up with most of a flood still shields the kernel from it, and a
+    rollback would hand the whole flood back. But legitimate frames are lost with the missed ones."""
+    if not before or not after or "missed" not in before or "missed" not in after:
+        return None, None
+    missed = int(after["missed"]) - int(before["missed"])
+    seen = int(after.get("packets", 0)) - int(before.get("packets", 0))
+    if missed <= 0 or missed <= MISSED_WARN_SHARE * (missed + seen):
+        return max(missed, 0), None
+    share = 100.0 * missed / (missed + seen)
+    return missed, (
+        f"{iface} queue {queue}: the kernel dropped {missed} of {missed + seen} frames ({share:.1f}%) before the "
+        f"receiver read them during the {seconds:g} s sample: it is falling behind, and legitimate packets are lost "
+        "with the flood. What to do: give the receiver a core of its own (receiver_cpu, with nothing else pinned "
+        "there), or spread the flow over more queues."
+    )
