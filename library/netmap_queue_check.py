@@ -18,10 +18,12 @@ description:
     I(sample_seconds).
   - 6. C(receiver) - over the same window the receiver's stats file (written by C(floodgate-rx)) was rewritten,
     names this interface, queue and backend, and its packet count rose by at least I(min_packets).
-  - Not a link, a warning - when the receiver counts C(missed) frames (af_xdp) and the kernel dropped more than
-    1% of the queue's frames before the receiver read them during the window, the task warns that the receiver
-    is falling behind (legitimate packets are lost with the flood) and says what to do. It does not fail, as the
-    receiver still keeps most of the flood from the kernel.
+  - Not a link, a warning - when more than 1% of the queue's frames were dropped before the receiver read them
+    during the window, the task warns that the receiver is falling behind (legitimate packets are lost with the
+    flood) and says what to do. It counts the receiver's own C(missed) (af_xdp - the kernel's drops at its
+    socket) and the NIC's drops for want of a free descriptor (ixgbe C(rx_no_dma_resources), summed over the
+    NIC's queues - what a netmap receiver that falls behind causes). It does not fail, as the receiver still
+    keeps most of the flood from the kernel.
   - Reads only what these links need (C(ethtool -x), C(-n), C(-S), and C(-l) only when the RSS table does not show
     the queue), not the whole C(nic_facts) snapshot, so no driver information, offload features or IRQs.
 version_added: "0.1.0"
@@ -122,6 +124,12 @@ receiver_missed:
     null when not sampled or when the receiver does not count them (netmap).
   returned: always
   type: int
+nic_ring_drops:
+  description: >-
+    Frames the NIC dropped for want of a free receive descriptor during the window, over all its queues (ixgbe
+    C(rx_no_dma_resources)); null when not sampled or when the driver has no such counter.
+  returned: always
+  type: int
 receiver:
   description: The receiver's stats at the end of the window.
   returned: when sampled
@@ -145,15 +153,16 @@ from ansible.module_utils.floodgate.queue_check import (
     check_queue_exists,
     check_receiver,
     check_rss_weight,
+    nic_ring_drops,
     read_receiver_stats,
     receiver_missed,
 )
 from ansible.module_utils.floodgate.snapshot import gather_for_check
-from ansible.module_utils.floodgate.stats import parse_stats, rx_packets
+from ansible.module_utils.floodgate.stats import parse_stats, ring_drops, rx_packets
 
 
-def _rx_counter(module: AnsibleModule, ethtool: str, iface: str, queue: int) -> int | None:
-    return rx_packets(parse_stats(run(module, ethtool, iface, "reading NIC statistics", "-S", iface)), queue)
+def _nic_stats(module: AnsibleModule, ethtool: str, iface: str) -> dict[str, int]:
+    return parse_stats(run(module, ethtool, iface, "reading NIC statistics", "-S", iface))
 
 
 def main() -> None:
@@ -185,6 +194,7 @@ def main() -> None:
         "nic_packets": None,
         "receiver_packets": None,
         "receiver_missed": None,
+        "nic_ring_drops": None,
         "stats_path": stats_path,
     }
 
@@ -215,16 +225,21 @@ def main() -> None:
             finish(check_ntuple(nic, queue, p["rules"]))
         except ValueError as err:  # a malformed expected rule
             module.fail_json(msg=f"rules: {err}. Nothing was checked beyond the RSS table.", **result)
-        nic_before = _rx_counter(module, ethtool, iface, queue)
+        stats_before = _nic_stats(module, ethtool, iface)
         rx_before = read_receiver_stats(stats_path)
         time.sleep(p["sample_seconds"])
-        nic_after = _rx_counter(module, ethtool, iface, queue)
+        stats_after = _nic_stats(module, ethtool, iface)
         rx_after = read_receiver_stats(stats_path)
     except EthtoolError as err:
         fail(module, err, interface=iface, **result)
         return
     counter, result["nic_packets"] = check_nic_counter(
-        iface, queue, nic_before, nic_after, p["sample_seconds"], p["min_packets"]
+        iface,
+        queue,
+        rx_packets(stats_before, queue),
+        rx_packets(stats_after, queue),
+        p["sample_seconds"],
+        p["min_packets"],
     )
     finish(counter)
     result["receiver"] = rx_after
@@ -232,11 +247,22 @@ def main() -> None:
         stats_path, iface, queue, backend, rx_before, rx_after, p["min_packets"]
     )
     finish(receiver)
-    result["receiver_missed"], warning = receiver_missed(
+    # Two stages, each with its own warning: the NIC's ring (netmap's, or the one AF_XDP's driver fills) and the
+    # AF_XDP socket's ring behind it.
+    result["nic_ring_drops"], nic_warning = nic_ring_drops(
+        iface,
+        queue,
+        ring_drops(stats_before),
+        ring_drops(stats_after),
+        result["nic_packets"],
+        p["sample_seconds"],
+    )
+    result["receiver_missed"], rx_warning = receiver_missed(
         iface, queue, rx_before, rx_after, p["sample_seconds"]
     )
-    if warning:
-        module.warn(warning)
+    for warning in (nic_warning, rx_warning):
+        if warning:
+            module.warn(warning)
     result["ok"] = True
     module.exit_json(**result)
 

@@ -230,24 +230,53 @@ def check_receiver(
 MISSED_WARN_SHARE = 0.01
 
 
+def falling_behind(
+    iface: str, queue: int, lost: int, seen: int, seconds: float, where: str
+) -> tuple[int, str | None]:
+    """(lost, a warning when more than 1% of the queue's frames - lost + seen - were lost before the receiver read
+    them). `where` says who dropped them.
+
+    Not a broken link: a receiver that keeps up with most of a flood still shields the kernel from it, and a
+    rollback would hand the whole flood back. But legitimate frames are lost with the missed ones."""
+    if lost <= 0 or lost <= MISSED_WARN_SHARE * (lost + seen):
+        return max(lost, 0), None
+    share = 100.0 * lost / (lost + seen)
+    return lost, (
+        f"{iface} queue {queue}: {where} dropped {lost} of {lost + seen} frames ({share:.1f}%) before the receiver "
+        f"read them during the {seconds:g} s sample: it is falling behind, and legitimate packets are lost with the "
+        "flood. What to do: give the receiver a core of its own (receiver_cpu, with nothing else pinned there), or "
+        "spread the flow over more queues."
+    )
+
+
 def receiver_missed(
     iface: str, queue: int, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, seconds: float
 ) -> tuple[int | None, str | None]:
     """Frames of the queue the kernel dropped before the receiver read them during the sample (its stats'
-    `missed`, af_xdp only; None when not counted), and a warning when that is more than 1% of the queue's frames.
-
-    Not a broken link: a receiver that keeps up with most of a flood still shields the kernel from it, and a
-    rollback would hand the whole flood back. But legitimate frames are lost with the missed ones."""
+    `missed`, af_xdp only; None when not counted), and falling_behind's warning."""
     if not before or not after or "missed" not in before or "missed" not in after:
         return None, None
     missed = int(after["missed"]) - int(before["missed"])
     seen = int(after.get("packets", 0)) - int(before.get("packets", 0))
-    if missed <= 0 or missed <= MISSED_WARN_SHARE * (missed + seen):
-        return max(missed, 0), None
-    share = 100.0 * missed / (missed + seen)
-    return missed, (
-        f"{iface} queue {queue}: the kernel dropped {missed} of {missed + seen} frames ({share:.1f}%) before the "
-        f"receiver read them during the {seconds:g} s sample: it is falling behind, and legitimate packets are lost "
-        "with the flood. What to do: give the receiver a core of its own (receiver_cpu, with nothing else pinned "
-        "there), or spread the flow over more queues."
+    return falling_behind(iface, queue, missed, seen, seconds, "the kernel")
+
+
+def nic_ring_drops(
+    iface: str,
+    queue: int,
+    before: tuple[str, int] | None,
+    after: tuple[str, int] | None,
+    queue_packets: int | None,
+    seconds: float,
+) -> tuple[int | None, str | None]:
+    """Frames the NIC dropped for want of a free descriptor during the sample (stats.ring_drops, before and after;
+    None when the driver has no such counter), and falling_behind's warning against what the queue received.
+
+    The counter is the NIC's, over all its queues; during a mitigation the queue whose consumer can fall behind
+    that far is the receiver's (the kernel's queues keep their NAPI budget), so the warning blames it."""
+    if before is None or after is None or queue_packets is None:
+        return None, None
+    name = after[0]
+    return falling_behind(
+        iface, queue, after[1] - before[1], queue_packets, seconds, f"the NIC ({name}, all its queues)"
     )

@@ -50,3 +50,18 @@ def queue_packets(counters: dict[str, int]) -> dict[str, dict[str, int]]:
 def rx_packets(counters: dict[str, int], queue: int) -> int | None:
     """Queue `queue`'s RX packet counter, or None when the driver has none for it."""
     return queue_packets(counters)["rx"].get(str(queue))
+
+
+# Frames the NIC dropped because a receive ring had no free descriptor: the ring's consumer fell behind. ixgbe
+# (82599, X540 and later) sums its per-queue QPRDC registers into rx_no_dma_resources (ixgbe_update_stats); a
+# queue counts there when its drop-enable bit is set, which ixgbe does with several RX queues and flow control
+# off (with flow control on, a full ring stalls the packet buffer instead: rx_missed_errors, every queue).
+RING_DROP_COUNTERS = ("rx_no_dma_resources",)
+
+
+def ring_drops(counters: dict[str, int]) -> tuple[str, int] | None:
+    """(counter name, value) of the NIC's no-free-descriptor drop counter, or None when the driver has none."""
+    for name in RING_DROP_COUNTERS:
+        if name in counters:
+            return name, counters[name]
+    return None

@@ -18,10 +18,12 @@ from ansible.module_utils.floodgate.queue_check import (
     check_queue_exists,
     check_receiver,
     check_rss_weight,
+    nic_ring_drops,
     receiver_missed,
     ring_count,
 )
 from ansible.module_utils.floodgate.rxfh import parse_rxfh
+from ansible.module_utils.floodgate.stats import parse_stats, ring_drops, rx_packets
 from conftest import read_fixture
 
 IXGBE = "ethtool/ixgbe-82599"
@@ -166,3 +168,33 @@ def test_receiver_missed_warns_when_the_receiver_falls_behind() -> None:
     assert receiver_missed("eth3", 4, None, af_xdp_stats(1, 0, 1.0), 2.0) == (None, None)
     # A receiver restarted between the reads (counters back to 0) is not a negative miss.
     assert receiver_missed("eth1", 4, af_xdp_stats(500, 40, 1.0), af_xdp_stats(10, 0, 2.0), 1.0) == (0, None)
+
+
+def test_nic_ring_drops_on_ixgbe_warn_when_the_netmap_receiver_falls_behind() -> None:
+    """ixgbe 82599 `ethtool -S` (ethtool 6.1, the recorded fixture) before the sample; after it, the same output
+    with queue 4's packets and rx_no_dma_resources advanced as a netmap receiver 3% behind its ring would leave
+    them (values made up, format the driver's)."""
+    text = read_fixture(f"{IXGBE}/ethtool-6.1_S.txt")
+    before = parse_stats(text)
+    assert ring_drops(before) == ("rx_no_dma_resources", 0)
+    q4 = before["rx_queue_4_packets"]
+    after = parse_stats(
+        text.replace(f"rx_queue_4_packets: {q4}", f"rx_queue_4_packets: {q4 + 970_000}").replace(
+            "rx_no_dma_resources: 0", "rx_no_dma_resources: 30000"
+        )
+    )
+    seen = rx_packets(after, 4) - rx_packets(before, 4)
+    drops, warning = nic_ring_drops("eth3", 4, ring_drops(before), ring_drops(after), seen, 3.0)
+    assert (drops, seen) == (30_000, 970_000)
+    assert warning is not None
+    assert "the NIC (rx_no_dma_resources, all its queues) dropped 30000 of 1000000 frames (3.0%)" in warning
+    # Nothing dropped: no warning.
+    assert nic_ring_drops("eth3", 4, ring_drops(before), ring_drops(before), seen, 3.0) == (0, None)
+    # Drivers without such a counter (veth, recorded live; i40e): nothing to say.
+    for other in ("veth/ethtool-6.1_S_xdp.txt", "i40e-xl710/ethtool-6.1_S.txt"):
+        counters = parse_stats(read_fixture(f"ethtool/{other}"))
+        assert ring_drops(counters) is None
+        assert nic_ring_drops("eth1", 4, ring_drops(counters), ring_drops(counters), 1000, 3.0) == (
+            None,
+            None,
+        )
