@@ -296,9 +296,8 @@ static void wait_for_frames(struct fg_rt *rt, struct xsk_rx *x, struct pollfd *p
 		nanosleep(&ts, NULL);
 		return;
 	}
-	/* Sleep until frames arrive, a signal, or the next stats write is due. */
-	uint64_t due = rt->next_stats_ns > now ? (rt->next_stats_ns - now) / 1000000 + 1 : 0;
-	poll(pfd, 1, due > 1000 ? 1000 : (int)due);
+	/* Sleep until frames arrive, a signal, or the next stats write (or a reload's swap) is due. */
+	poll(pfd, 1, fg_rt_poll_ms(rt, now));
 	fg_rt_tick(rt, fg_rt_now_ns());
 }
 
@@ -339,8 +338,8 @@ static void run(struct fg_rt *rt, struct xsk_rx *x, int tun)
 				*xsk_ring_prod__fill_addr(&x->fill, fidx + i) = addrs[i] & ~(uint64_t)(FRAME_SIZE - 1);
 			xsk_ring_prod__submit(&x->fill, n);
 		}
-		if (fg_rt_reload || fg_rt_dump || now >= rt->next_stats_ns)
-			fg_rt_tick(rt, now); /* reload swaps the engine here, between two bursts */
+		if (fg_rt_tick_due(rt, now))
+			fg_rt_tick(rt, now); /* a reload swaps the engine here, between two bursts */
 	}
 }
 

@@ -98,8 +98,7 @@ static void run(struct fg_rt *rt, struct nm_rx *x)
 		uint64_t now = fg_rt_now_ns();
 		if (avail == 0) {
 			/* poll() also syncs the RX ring: it returns the slots we consumed and fetches new ones. */
-			uint64_t due = rt->next_stats_ns > now ? (rt->next_stats_ns - now) / 1000000 + 1 : 0;
-			poll(&pfd, 1, due > 1000 ? 1000 : (int)due);
+			poll(&pfd, 1, fg_rt_poll_ms(rt, now));
 			fg_rt_tick(rt, fg_rt_now_ns());
 			continue;
 		}
@@ -120,8 +119,8 @@ static void run(struct fg_rt *rt, struct nm_rx *x)
 		rxr->head = rxr->cur = j;
 		if (injected)
 			ioctl(x->host->fd, NIOCTXSYNC, NULL); /* one sync per burst pushes the batch into the stack */
-		if (fg_rt_reload || fg_rt_dump || now >= rt->next_stats_ns)
-			fg_rt_tick(rt, now);
+		if (fg_rt_tick_due(rt, now))
+			fg_rt_tick(rt, now); /* a reload swaps the engine here, between two bursts */
 	}
 }
 

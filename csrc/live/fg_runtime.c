@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +118,7 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int pin_cpu(int cpu)
+static int pin_cpu(struct fg_rt *rt, int cpu)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	cpu_set_t set;
@@ -128,6 +129,11 @@ static int pin_cpu(int cpu)
 		return -1;
 	}
 	CPU_SET(cpu, &set);
+	/* A reload compiles on the other CPUs this process may use, never on the receiver's own */
+	if (sched_getaffinity(0, sizeof(rt->others), &rt->others) == 0) {
+		CPU_CLR(cpu, &rt->others);
+		rt->have_others = CPU_COUNT(&rt->others) > 0;
+	}
 	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
 		fprintf(stderr, "floodgate-rx: cannot pin to CPU %d: %s (is it offline or outside this cgroup's cpuset?)\n",
 			cpu, strerror(errno));
@@ -160,7 +166,7 @@ int fg_rt_setup(struct fg_rt *rt, const struct fg_live_opts *o, const char *back
 	}
 	rt->interval_ns = (uint64_t)(o->stats_interval_ms ? o->stats_interval_ms : 1000) * 1000000ull;
 	install_signals();
-	if (o->cpu >= 0 && pin_cpu(o->cpu) != 0)
+	if (o->cpu >= 0 && pin_cpu(rt, o->cpu) != 0)
 		goto fail;
 	if (o->mlock && mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
 		fprintf(stderr,
@@ -279,6 +285,8 @@ static void emit_json(FILE *f, struct fg_rt *rt)
 		(unsigned long long)rt->reloads, (unsigned long long)rt->reload_errs);
 	if (rt->io.have_missed)
 		fprintf(f, "\"missed\":%llu,", (unsigned long long)rt->io.missed);
+	/* a SIGHUP's rules are compiling: the rules below are still the ones in force */
+	fprintf(f, "\"reloading\":%s,", rt->reload.running ? "true" : "false");
 	fputs("\"rules\":[", f);
 	uint32_t n = fg_engine_rule_count(rt->eng);
 	for (uint32_t i = 0; i < n; i++) {
@@ -359,24 +367,84 @@ int fg_rt_write_stats(struct fg_rt *rt)
 	return rc;
 }
 
-/* SIGHUP: compile the new file beside the running engine; swap only when it compiled. The backends call this
- * between bursts, so no frame is ever classified by a half-built engine and none is lost. */
-static void reload(struct fg_rt *rt)
+static void *compile_rules(void *arg)
 {
-	fg_rt_notify("RELOADING=1");
-	struct fg_engine *fresh = load_rules(rt->o->rules_path);
+	struct fg_rt *rt = arg;
+	rt->reload.fresh = load_rules(rt->o->rules_path);
+	atomic_store_explicit(&rt->reload.done, 1, memory_order_release);
+	return NULL;
+}
+
+/* The loop's side of a reload, once the compile is over: swap the new engine in (counters and unchanged
+ * rate-limit tables carried over) or keep the old one when the file was refused. Between two bursts, so no
+ * frame is classified by a half-built engine. */
+static void finish_reload(struct fg_rt *rt)
+{
+	if (rt->reload.running)
+		pthread_join(rt->reload.thread, NULL);
+	rt->reload.running = 0;
+	atomic_store_explicit(&rt->reload.done, 0, memory_order_relaxed);
+	struct fg_engine *fresh = rt->reload.fresh;
+	rt->reload.fresh = NULL;
+	double ms = (double)(fg_rt_now_ns() - rt->reload.started_ns) / 1e6;
 	if (!fresh) {
 		rt->reload_errs++;
 		fprintf(stderr, "floodgate-rx: reload refused, the previous rules stay in force\n");
 	} else {
-		fg_engine_adopt_state(fresh, rt->eng); /* counters, and rate-limit tables whose rule is unchanged */
+		fg_engine_adopt_state(fresh, rt->eng);
 		fg_engine_free(rt->eng);
 		rt->eng = fresh;
 		rt->reloads++;
-		fprintf(stderr, "floodgate-rx: rules reloaded from %s (%u rules)\n", rt->o->rules_path,
-			fg_engine_rule_count(fresh));
+		fprintf(stderr,
+			"floodgate-rx: rules reloaded from %s (%u rules, compiled in %.1f ms beside the running ones)\n",
+			rt->o->rules_path, fg_engine_rule_count(fresh), ms);
 	}
 	fg_rt_notify("READY=1");
+	fg_rt_write_stats(rt);
+}
+
+/* SIGHUP: compile the file in a thread while the loop goes on with the running engine. The thread takes no
+ * signal (they stay the loop's, whose poll() they interrupt) and runs on the CPUs other than the receiver's
+ * when it is pinned and has others. Without a thread the file is compiled here, as before. */
+static void start_reload(struct fg_rt *rt)
+{
+	fg_rt_notify("RELOADING=1");
+	rt->reload.started_ns = fg_rt_now_ns();
+	rt->reload.fresh = NULL;
+	sigset_t all, saved;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved); /* the thread starts with every signal blocked */
+	int ok = 0;
+	/* with the other CPUs first; where that affinity is refused (a cpuset changed since), wherever allowed */
+	for (int other_cpus = rt->have_others; !ok && other_cpus >= 0; other_cpus--) {
+		pthread_attr_t attr;
+		if (pthread_attr_init(&attr) != 0)
+			break;
+		pthread_attr_setstacksize(&attr, 2u << 20); /* locked with --mlock: not the default 8 MiB */
+		if (other_cpus)
+			pthread_attr_setaffinity_np(&attr, sizeof(rt->others), &rt->others);
+		ok = pthread_create(&rt->reload.thread, &attr, compile_rules, rt) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (ok) {
+		rt->reload.running = 1;
+		return;
+	}
+	fprintf(stderr, "floodgate-rx: no thread for the reload: compiling it in the receiver's loop\n");
+	compile_rules(rt);
+	finish_reload(rt);
+}
+
+/* A reload still compiling when the receiver stops: wait for it (its file is bounded in size) and drop it. */
+static void drop_reload(struct fg_rt *rt)
+{
+	if (!rt->reload.running)
+		return;
+	pthread_join(rt->reload.thread, NULL);
+	rt->reload.running = 0;
+	fg_engine_free(rt->reload.fresh);
+	rt->reload.fresh = NULL;
 }
 
 void fg_rt_ready(struct fg_rt *rt)
@@ -388,10 +456,12 @@ void fg_rt_ready(struct fg_rt *rt)
 
 void fg_rt_tick(struct fg_rt *rt, uint64_t now_ns)
 {
-	if (fg_rt_reload) {
+	if (atomic_load_explicit(&rt->reload.done, memory_order_acquire))
+		finish_reload(rt);
+	/* a SIGHUP during a compile waits for it, then compiles the file again: the latest edit wins */
+	if (fg_rt_reload && !rt->reload.running) {
 		fg_rt_reload = 0;
-		reload(rt);
-		fg_rt_write_stats(rt);
+		start_reload(rt);
 	}
 	if (now_ns >= rt->next_stats_ns || fg_rt_dump) {
 		fg_rt_dump = 0;
@@ -400,9 +470,17 @@ void fg_rt_tick(struct fg_rt *rt, uint64_t now_ns)
 	}
 }
 
+int fg_rt_poll_ms(const struct fg_rt *rt, uint64_t now_ns)
+{
+	uint64_t due = rt->next_stats_ns > now_ns ? (rt->next_stats_ns - now_ns) / 1000000 + 1 : 0;
+	uint64_t cap = rt->reload.running ? 10 : 1000;
+	return (int)(due > cap ? cap : due);
+}
+
 void fg_rt_teardown(struct fg_rt *rt)
 {
 	fg_rt_notify("STOPPING=1");
+	drop_reload(rt);
 	if (rt->eng) {
 		fg_rt_write_stats(rt);
 		fg_engine_free(rt->eng);
@@ -412,6 +490,7 @@ void fg_rt_teardown(struct fg_rt *rt)
 
 void fg_rt_abort(struct fg_rt *rt)
 {
+	drop_reload(rt);
 	fg_engine_free(rt->eng);
 	rt->eng = NULL;
 }

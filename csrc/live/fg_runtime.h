@@ -1,10 +1,13 @@
 /* Runtime shared by the live backends: the parts of a receiver that are not packet I/O.
  * Checks (interface, queue), CPU pinning, mlock, signals (stop, reload), sd_notify, stats files.
- * Everything here runs between bursts, never per packet. */
+ * Everything here runs between bursts, never per packet; a reload's compile runs in a thread of its own. */
 #ifndef FG_RUNTIME_H
 #define FG_RUNTIME_H
 
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +44,18 @@ struct fg_rt {
 	/* Set by a backend whose I/O counters live in the kernel: called before every stats write. */
 	void (*refresh_io)(struct fg_rt *rt);
 	void *backend_ctx;
+	/* A SIGHUP's rules compile in a thread of their own while the loop goes on classifying with the running
+	 * engine (a 1M-prefix allowlist takes most of a second; a netmap ring at line rate fills in under a
+	 * millisecond); the loop swaps the result in between two bursts. */
+	struct {
+		pthread_t thread;
+		int running;             /* started and not yet joined (the loop's own state) */
+		atomic_int done;         /* set by the thread once fresh holds its result */
+		struct fg_engine *fresh; /* the compiled rules; NULL when the file was refused */
+		uint64_t started_ns;
+	} reload;
+	cpu_set_t others; /* the CPUs allowed before --cpu pinned us, less that one: where a reload compiles */
+	int have_others;
 };
 
 uint64_t fg_rt_now_ns(void); /* CLOCK_MONOTONIC */
@@ -56,9 +71,18 @@ int fg_rt_rx_queue_count(const char *ifname);
 int fg_rt_setup(struct fg_rt *rt, const struct fg_live_opts *o, const char *backend);
 /* Once the queue is bound: READY=1 for systemd and a first stats write. */
 void fg_rt_ready(struct fg_rt *rt);
-/* Between bursts: apply a pending reload, write stats when due. Cheap when nothing is due. */
+/* Between bursts: start a requested reload, swap in a compiled one, write stats when due. */
 void fg_rt_tick(struct fg_rt *rt, uint64_t now_ns);
-/* STOPPING=1, final stats, free the engine. */
+/* Whether fg_rt_tick has something to do: the loops ask once per burst, so it is a few loads. */
+static inline int fg_rt_tick_due(struct fg_rt *rt, uint64_t now_ns)
+{
+	return fg_rt_reload || fg_rt_dump || now_ns >= rt->next_stats_ns ||
+	       atomic_load_explicit(&rt->reload.done, memory_order_relaxed);
+}
+/* How long an idle loop may wait in poll(): until the next stats write (at most 1 s), or 10 ms while a
+ * reload compiles, so its engine is swapped in soon after it is ready. */
+int fg_rt_poll_ms(const struct fg_rt *rt, uint64_t now_ns);
+/* STOPPING=1, final stats, free the engine (after waiting for a reload still compiling). */
 void fg_rt_teardown(struct fg_rt *rt);
 /* Start failed before READY: free the engine, write nothing (a failed start leaves no stats file behind). */
 void fg_rt_abort(struct fg_rt *rt);

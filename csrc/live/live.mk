@@ -11,7 +11,8 @@ LIVE_SAVED_GOAL := $(.DEFAULT_GOAL)
 
 LIVE_SRCS := live/fg_runtime.c live/fg_inject.c live/fg_af_xdp.c live/fg_netmap.c
 LIVE_CFLAGS :=
-LIVE_LDLIBS :=
+# the runtime compiles a SIGHUP's rules in a thread of its own (fg_runtime.c)
+LIVE_LDLIBS := -pthread
 LIVE_BACKENDS :=
 
 ifeq ($(shell $(PKG_CONFIG) --exists libxdp libbpf 2>/dev/null && echo yes),yes)
