@@ -42,7 +42,7 @@ int fg_live_af_xdp(const struct fg_live_opts *o)
  * scheduler holds off for a few milliseconds (another task on its core) loses nothing. 32 MiB of UMEM. */
 #define NUM_FRAMES 16384u /* == fill ring size: every frame is either with the kernel or in our hands */
 #define FILL_SIZE NUM_FRAMES
-#define RX_SIZE 8192u
+#define RX_SIZE 8192u /* tests/integration/test_af_xdp_live.py reads this line */
 #define BUSY_RETRY_MS 10000 /* a queue freed by a previous owner can report EBUSY for about 2 s */
 
 struct xsk_rx {

@@ -661,8 +661,8 @@ def test_reload_compiles_beside_the_running_rules(nets: tuple[str, str], tmp_pat
     ), err
 
 
-# csrc/live/fg_af_xdp.c RX_SIZE: the frames the kernel can queue for a receiver that is not reading.
-RX_RING = 8192
+# The frames the kernel can queue for a receiver that is not reading: RX_SIZE, read from the backend's source.
+RX_RING = int(re.search(r"^#define RX_SIZE (\d+)u\b", (ROOT / "csrc/live/fg_af_xdp.c").read_text(), re.M)[1])
 
 
 @pytest.mark.parametrize("coalesce", [None, "0", "1000"], ids=["default", "off", "max"])
