@@ -367,6 +367,43 @@ int fg_rt_write_stats(struct fg_rt *rt)
 	return rc;
 }
 
+/* A thread for the runtime's slow work, off the packet loop: every signal blocked (they stay the loop's, whose
+ * poll() they interrupt), on the CPUs other than the receiver's when --cpu pinned it and it has others (or
+ * wherever allowed, should that affinity be refused: a cpuset changed since). 0 when it could not start. */
+static int spawn(struct fg_rt *rt, pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, saved;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	int ok = 0;
+	for (int other_cpus = rt->have_others; !ok && other_cpus >= 0; other_cpus--) {
+		pthread_attr_t attr;
+		if (pthread_attr_init(&attr) != 0)
+			break;
+		pthread_attr_setstacksize(&attr, 2u << 20); /* locked with --mlock: not the default 8 MiB */
+		if (other_cpus)
+			pthread_attr_setaffinity_np(&attr, sizeof(rt->others), &rt->others);
+		ok = pthread_create(t, &attr, fn, arg) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	return ok;
+}
+
+static void *free_engine(void *arg)
+{
+	fg_engine_free(arg);
+	return NULL;
+}
+
+/* Wait for the engine a previous reload replaced to be freed (long done by the time anyone asks). */
+static void reap(struct fg_rt *rt)
+{
+	if (rt->reload.reaping)
+		pthread_join(rt->reload.reaper, NULL);
+	rt->reload.reaping = 0;
+}
+
 static void *compile_rules(void *arg)
 {
 	struct fg_rt *rt = arg;
@@ -392,8 +429,13 @@ static void finish_reload(struct fg_rt *rt)
 		fprintf(stderr, "floodgate-rx: reload refused, the previous rules stay in force\n");
 	} else {
 		fg_engine_adopt_state(fresh, rt->eng);
-		fg_engine_free(rt->eng);
+		struct fg_engine *old = rt->eng;
 		rt->eng = fresh;
+		/* freeing a 1M-prefix set and a 16M-source table takes 3-5 ms: a netmap ring's worth at line rate */
+		reap(rt);
+		rt->reload.reaping = spawn(rt, &rt->reload.reaper, free_engine, old);
+		if (!rt->reload.reaping)
+			fg_engine_free(old);
 		rt->reloads++;
 		fprintf(stderr,
 			"floodgate-rx: rules reloaded from %s (%u rules, compiled in %.1f ms beside the running ones)\n",
@@ -403,31 +445,15 @@ static void finish_reload(struct fg_rt *rt)
 	fg_rt_write_stats(rt);
 }
 
-/* SIGHUP: compile the file in a thread while the loop goes on with the running engine. The thread takes no
- * signal (they stay the loop's, whose poll() they interrupt) and runs on the CPUs other than the receiver's
- * when it is pinned and has others. Without a thread the file is compiled here, as before. */
+/* SIGHUP: compile the file in a thread (spawn) while the loop goes on with the running engine. Without a
+ * thread the file is compiled here, as before. */
 static void start_reload(struct fg_rt *rt)
 {
 	fg_rt_notify("RELOADING=1");
 	rt->reload.started_ns = fg_rt_now_ns();
 	rt->reload.fresh = NULL;
-	sigset_t all, saved;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &saved); /* the thread starts with every signal blocked */
-	int ok = 0;
-	/* with the other CPUs first; where that affinity is refused (a cpuset changed since), wherever allowed */
-	for (int other_cpus = rt->have_others; !ok && other_cpus >= 0; other_cpus--) {
-		pthread_attr_t attr;
-		if (pthread_attr_init(&attr) != 0)
-			break;
-		pthread_attr_setstacksize(&attr, 2u << 20); /* locked with --mlock: not the default 8 MiB */
-		if (other_cpus)
-			pthread_attr_setaffinity_np(&attr, sizeof(rt->others), &rt->others);
-		ok = pthread_create(&rt->reload.thread, &attr, compile_rules, rt) == 0;
-		pthread_attr_destroy(&attr);
-	}
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	if (ok) {
+	reap(rt);
+	if (spawn(rt, &rt->reload.thread, compile_rules, rt)) {
 		rt->reload.running = 1;
 		return;
 	}
@@ -436,9 +462,11 @@ static void start_reload(struct fg_rt *rt)
 	finish_reload(rt);
 }
 
-/* A reload still compiling when the receiver stops: wait for it (its file is bounded in size) and drop it. */
+/* A reload still compiling when the receiver stops: wait for it (its file is bounded in size) and drop it; and
+ * the engine a reload replaced, if it is still being freed. */
 static void drop_reload(struct fg_rt *rt)
 {
+	reap(rt);
 	if (!rt->reload.running)
 		return;
 	pthread_join(rt->reload.thread, NULL);

@@ -53,6 +53,8 @@ struct fg_rt {
 		atomic_int done;         /* set by the thread once fresh holds its result */
 		struct fg_engine *fresh; /* the compiled rules; NULL when the file was refused */
 		uint64_t started_ns;
+		pthread_t reaper; /* frees the engine a reload replaced (milliseconds for a big one) */
+		int reaping;
 	} reload;
 	cpu_set_t others; /* the CPUs allowed before --cpu pinned us, less that one: where a reload compiles */
 	int have_others;
