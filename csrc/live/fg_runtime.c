@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <semaphore.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -165,6 +166,15 @@ int fg_rt_setup(struct fg_rt *rt, const struct fg_live_opts *o, const char *back
 		rt->json_path = rt->json_default;
 	}
 	rt->interval_ns = (uint64_t)(o->stats_interval_ms ? o->stats_interval_ms : 1000) * 1000000ull;
+	rt->stats.backend = backend;
+	rt->stats.ifname = o->ifname;
+	rt->stats.queue = o->queue;
+	rt->stats.json_path = rt->json_path;
+	rt->stats.prom_path = o->stats_prom_path;
+	if (fg_stats_init(&rt->stats) != 0) {
+		fprintf(stderr, "floodgate-rx: out of memory for the stats snapshot\n");
+		goto fail;
+	}
 	install_signals();
 	if (o->cpu >= 0 && pin_cpu(rt, o->cpu) != 0)
 		goto fail;
@@ -179,6 +189,7 @@ int fg_rt_setup(struct fg_rt *rt, const struct fg_live_opts *o, const char *back
 fail:
 	fg_engine_free(rt->eng);
 	rt->eng = NULL;
+	fg_stats_free(&rt->stats);
 	return FG_EXIT_USAGE;
 }
 
@@ -205,166 +216,44 @@ void fg_rt_notify(const char *state)
 	close(fd);
 }
 
-/* mkdir -p of path's parent directory. */
-static void make_parent(const char *path)
+/* Stats: the loop copies its counters into a snapshot, the writer thread writes the files (fg_stats.h). */
+static void take_stats(struct fg_rt *rt)
 {
-	char dir[PATH_MAX];
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return;
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(dir, 0755);
-			*p = '/';
-		}
-	}
-	mkdir(dir, 0755);
-}
-
-/* Write tmp then rename: readers (node_exporter, Ansible) never see a half-written file. */
-static int write_atomic(const char *path, void (*emit)(FILE *, struct fg_rt *), struct fg_rt *rt)
-{
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return -1;
-	FILE *f = fopen(tmp, "w");
-	if (!f && errno == ENOENT) {
-		make_parent(path);
-		f = fopen(tmp, "w");
-	}
-	if (!f)
-		return -1;
-	emit(f, rt);
-	if (fflush(f) != 0 || ferror(f)) {
-		fclose(f);
-		unlink(tmp);
-		return -1;
-	}
-	fclose(f);
-	if (rename(tmp, path) != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-/* Rule names come from the rules file: escape anything that would break a JSON or Prometheus string. */
-static void put_escaped(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", f);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-}
-
-static void emit_json(FILE *f, struct fg_rt *rt)
-{
-	struct fg_counters c;
-	struct timespec ts;
-	fg_engine_counters(rt->eng, &c);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	fprintf(f, "{\"backend\":\"%s\",\"interface\":\"", rt->backend);
-	put_escaped(f, rt->o->ifname);
-	fprintf(f,
-		"\",\"queue\":%u,\"timestamp\":%lld.%03ld,\"packets\":%llu,\"passed\":%llu,\"dropped\":%llu,"
-		"\"malformed\":%llu,\"injected\":%llu,\"inject_errors\":%llu,\"reloads\":%llu,\"reload_errors\":%llu,",
-		rt->o->queue, (long long)ts.tv_sec, ts.tv_nsec / 1000000, (unsigned long long)c.packets,
-		(unsigned long long)c.passed, (unsigned long long)c.dropped, (unsigned long long)c.malformed,
-		(unsigned long long)rt->io.injected, (unsigned long long)rt->io.inject_errors,
-		(unsigned long long)rt->reloads, (unsigned long long)rt->reload_errs);
-	if (rt->io.have_missed)
-		fprintf(f, "\"missed\":%llu,", (unsigned long long)rt->io.missed);
-	/* a SIGHUP's rules are compiling: the rules below are still the ones in force */
-	fprintf(f, "\"reloading\":%s,", rt->reload.running ? "true" : "false");
-	fputs("\"rules\":[", f);
-	uint32_t n = fg_engine_rule_count(rt->eng);
-	for (uint32_t i = 0; i < n; i++) {
-		const char *name = NULL, *action = NULL;
-		uint64_t hits = 0;
-		if (fg_engine_rule_info(rt->eng, i, &name, &action, &hits) != 0)
-			break;
-		fputs(i ? ",{\"name\":\"" : "{\"name\":\"", f);
-		put_escaped(f, name);
-		fputs("\",\"action\":\"", f);
-		put_escaped(f, action);
-		fprintf(f, "\",\"hits\":%llu}", (unsigned long long)hits);
-	}
-	fputs("]}\n", f);
-}
-
-static void prom_counter(FILE *f, struct fg_rt *rt, const char *name, const char *help, uint64_t v)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s{interface=\"", name, help, name, name);
-	put_escaped(f, rt->o->ifname);
-	fprintf(f, "\",queue=\"%u\",backend=\"%s\"} %llu\n", rt->o->queue, rt->backend, (unsigned long long)v);
-}
-
-static void emit_prom(FILE *f, struct fg_rt *rt)
-{
-	struct fg_counters c;
-	fg_engine_counters(rt->eng, &c);
-	prom_counter(f, rt, "floodgate_rx_packets_total", "Frames received on the queue and classified.", c.packets);
-	prom_counter(f, rt, "floodgate_rx_passed_total", "Frames the rules passed to the kernel.", c.passed);
-	prom_counter(f, rt, "floodgate_rx_dropped_total", "Frames the rules dropped.", c.dropped);
-	prom_counter(f, rt, "floodgate_rx_malformed_total", "Frames whose headers failed bounds or validity checks.",
-		     c.malformed);
-	prom_counter(f, rt, "floodgate_rx_injected_total", "Passed frames handed back to the kernel.",
-		     rt->io.injected);
-	prom_counter(f, rt, "floodgate_rx_inject_errors_total", "Passed frames the kernel did not take.",
-		     rt->io.inject_errors);
-	if (rt->io.have_missed)
-		prom_counter(f, rt, "floodgate_rx_missed_total",
-			     "Frames of the queue the kernel dropped before the receiver read them (it fell behind).",
-			     rt->io.missed);
-	fputs("# HELP floodgate_rx_rule_hits_total Frames each rule matched.\n"
-	      "# TYPE floodgate_rx_rule_hits_total counter\n",
-	      f);
-	uint32_t n = fg_engine_rule_count(rt->eng);
-	for (uint32_t i = 0; i < n; i++) {
-		const char *name = NULL, *action = NULL;
-		uint64_t hits = 0;
-		if (fg_engine_rule_info(rt->eng, i, &name, &action, &hits) != 0)
-			break;
-		fputs("floodgate_rx_rule_hits_total{interface=\"", f);
-		put_escaped(f, rt->o->ifname);
-		fprintf(f, "\",queue=\"%u\",backend=\"%s\",rule=\"", rt->o->queue, rt->backend);
-		put_escaped(f, name);
-		fputs("\",action=\"", f);
-		put_escaped(f, action);
-		fprintf(f, "\"} %llu\n", (unsigned long long)hits);
-	}
+	if (rt->refresh_io)
+		rt->refresh_io(rt);
+	fg_stats_take(&rt->stats, rt->eng, &rt->io, rt->reloads, rt->reload_errs, rt->reload.running);
 }
 
 int fg_rt_write_stats(struct fg_rt *rt)
 {
-	int rc = 0;
-	static int warned_json, warned_prom; /* say it once, not every second */
-	if (rt->refresh_io)
-		rt->refresh_io(rt);
-	if (rt->json_path && write_atomic(rt->json_path, emit_json, rt) != 0) {
-		if (!warned_json++)
-			fprintf(stderr, "floodgate-rx: cannot write stats %s: %s\n", rt->json_path,
-				strerror(errno));
-		rc = -1;
+	take_stats(rt);
+	return fg_stats_write(&rt->stats);
+}
+
+/* Hand a snapshot to the writer thread (or write it here when there is none); 0 while the writer is still on
+ * the previous one: the caller asks again at the next burst. */
+static int request_stats(struct fg_rt *rt)
+{
+	if (!rt->stats_writer) {
+		fg_rt_write_stats(rt);
+		return 1;
 	}
-	if (rt->o->stats_prom_path && write_atomic(rt->o->stats_prom_path, emit_prom, rt) != 0) {
-		if (!warned_prom++)
-			fprintf(stderr, "floodgate-rx: cannot write stats %s: %s\n", rt->o->stats_prom_path,
-				strerror(errno));
-		rc = -1;
-	}
-	return rc;
+	if (atomic_load_explicit(&rt->stats.busy, memory_order_acquire))
+		return 0;
+	take_stats(rt);
+	atomic_store_explicit(&rt->stats.busy, 1, memory_order_relaxed);
+	sem_post(&rt->stats.go); /* publishes the snapshot to the writer */
+	return 1;
+}
+
+static void stop_writer(struct fg_rt *rt)
+{
+	if (!rt->stats_writer)
+		return;
+	atomic_store_explicit(&rt->stats.stop, 1, memory_order_release);
+	sem_post(&rt->stats.go);
+	pthread_join(rt->stats_thread, NULL);
+	rt->stats_writer = 0;
 }
 
 /* A thread for the runtime's slow work, off the packet loop: every signal blocked (they stay the loop's, whose
@@ -442,7 +331,7 @@ static void finish_reload(struct fg_rt *rt)
 			rt->o->rules_path, fg_engine_rule_count(fresh), ms);
 	}
 	fg_rt_notify("READY=1");
-	fg_rt_write_stats(rt);
+	rt->stats_pending = 1; /* the new rules' names in the stats at once */
 }
 
 /* SIGHUP: compile the file in a thread (spawn) while the loop goes on with the running engine. Without a
@@ -477,7 +366,8 @@ static void drop_reload(struct fg_rt *rt)
 
 void fg_rt_ready(struct fg_rt *rt)
 {
-	fg_rt_write_stats(rt);
+	fg_rt_write_stats(rt); /* the first one before READY=1, so a reader finds the file at once */
+	rt->stats_writer = spawn(rt, &rt->stats_thread, fg_stats_writer, &rt->stats);
 	rt->next_stats_ns = fg_rt_now_ns() + rt->interval_ns;
 	fg_rt_notify("READY=1");
 }
@@ -491,9 +381,9 @@ void fg_rt_tick(struct fg_rt *rt, uint64_t now_ns)
 		fg_rt_reload = 0;
 		start_reload(rt);
 	}
-	if (now_ns >= rt->next_stats_ns || fg_rt_dump) {
+	if ((now_ns >= rt->next_stats_ns || fg_rt_dump || rt->stats_pending) && request_stats(rt)) {
 		fg_rt_dump = 0;
-		fg_rt_write_stats(rt);
+		rt->stats_pending = 0;
 		rt->next_stats_ns = now_ns + rt->interval_ns;
 	}
 }
@@ -501,7 +391,7 @@ void fg_rt_tick(struct fg_rt *rt, uint64_t now_ns)
 int fg_rt_poll_ms(const struct fg_rt *rt, uint64_t now_ns)
 {
 	uint64_t due = rt->next_stats_ns > now_ns ? (rt->next_stats_ns - now_ns) / 1000000 + 1 : 0;
-	uint64_t cap = rt->reload.running ? 10 : 1000;
+	uint64_t cap = rt->stats_pending ? 1 : rt->reload.running ? 10 : 1000;
 	return (int)(due > cap ? cap : due);
 }
 
@@ -509,16 +399,20 @@ void fg_rt_teardown(struct fg_rt *rt)
 {
 	fg_rt_notify("STOPPING=1");
 	drop_reload(rt);
+	stop_writer(rt);
 	if (rt->eng) {
 		fg_rt_write_stats(rt);
 		fg_engine_free(rt->eng);
 		rt->eng = NULL;
 	}
+	fg_stats_free(&rt->stats);
 }
 
 void fg_rt_abort(struct fg_rt *rt)
 {
 	drop_reload(rt);
+	stop_writer(rt);
 	fg_engine_free(rt->eng);
 	rt->eng = NULL;
+	fg_stats_free(&rt->stats);
 }

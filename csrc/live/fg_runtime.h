@@ -13,6 +13,7 @@
 
 #include "../fg_engine.h"
 #include "../fg_live.h"
+#include "fg_stats.h"
 
 /* Exit codes of a live backend (the process exit code). */
 enum { FG_EXIT_OK = 0, FG_EXIT_RUNTIME = 1, FG_EXIT_USAGE = 2 };
@@ -21,14 +22,6 @@ enum { FG_EXIT_OK = 0, FG_EXIT_RUNTIME = 1, FG_EXIT_USAGE = 2 };
 extern volatile sig_atomic_t fg_rt_stop;
 extern volatile sig_atomic_t fg_rt_reload;
 extern volatile sig_atomic_t fg_rt_dump; /* SIGUSR1: write the stats files now */
-
-/* Counters of the I/O side, beside the engine's verdict counters. */
-struct fg_io_counters {
-	uint64_t injected;      /* passed frames handed back to the kernel */
-	uint64_t inject_errors; /* passed frames the kernel did not take (not IP, ring full, write error) */
-	uint64_t missed;        /* frames of the queue the kernel dropped before the receiver read them */
-	int have_missed;        /* the backend counts missed (af_xdp); else the stats leave it out */
-};
 
 struct fg_rt {
 	const struct fg_live_opts *o;
@@ -41,6 +34,10 @@ struct fg_rt {
 	uint64_t reload_errs; /* reloads refused (bad rules file): the old rules stay */
 	const char *json_path; /* o->stats_json_path, or the default /run/floodgate/rx-IF-Q.json */
 	char json_default[128];
+	struct fg_stats stats;  /* the snapshot and the files (fg_stats.h) */
+	pthread_t stats_thread; /* writes them, so the loop never waits on a file */
+	int stats_writer;       /* that thread runs (else the loop writes them itself) */
+	int stats_pending;      /* a write is wanted before the next interval (after a reload) */
 	/* Set by a backend whose I/O counters live in the kernel: called before every stats write. */
 	void (*refresh_io)(struct fg_rt *rt);
 	void *backend_ctx;
@@ -78,11 +75,11 @@ void fg_rt_tick(struct fg_rt *rt, uint64_t now_ns);
 /* Whether fg_rt_tick has something to do: the loops ask once per burst, so it is a few loads. */
 static inline int fg_rt_tick_due(struct fg_rt *rt, uint64_t now_ns)
 {
-	return fg_rt_reload || fg_rt_dump || now_ns >= rt->next_stats_ns ||
+	return fg_rt_reload || fg_rt_dump || rt->stats_pending || now_ns >= rt->next_stats_ns ||
 	       atomic_load_explicit(&rt->reload.done, memory_order_relaxed);
 }
-/* How long an idle loop may wait in poll(): until the next stats write (at most 1 s), or 10 ms while a
- * reload compiles, so its engine is swapped in soon after it is ready. */
+/* How long an idle loop may wait in poll(): until the next stats write (at most 1 s), 10 ms while a reload
+ * compiles (its engine is swapped in soon after it is ready), 1 ms while a stats write waits for the writer. */
 int fg_rt_poll_ms(const struct fg_rt *rt, uint64_t now_ns);
 /* STOPPING=1, final stats, free the engine (after waiting for a reload still compiling). */
 void fg_rt_teardown(struct fg_rt *rt);
@@ -91,6 +88,7 @@ void fg_rt_abort(struct fg_rt *rt);
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. No-op when unset. */
 void fg_rt_notify(const char *state);
+/* Write the stats files here and now (start and exit; the loop hands them to the writer thread instead). */
 int fg_rt_write_stats(struct fg_rt *rt);
 
 #endif

@@ -9,9 +9,9 @@ PKG_CONFIG ?= pkg-config
 # This fragment must not become the including Makefile's default goal.
 LIVE_SAVED_GOAL := $(.DEFAULT_GOAL)
 
-LIVE_SRCS := live/fg_runtime.c live/fg_inject.c live/fg_af_xdp.c live/fg_netmap.c
+LIVE_SRCS := live/fg_runtime.c live/fg_stats.c live/fg_inject.c live/fg_af_xdp.c live/fg_netmap.c
 LIVE_CFLAGS :=
-# the runtime compiles a SIGHUP's rules in a thread of its own (fg_runtime.c)
+# the runtime compiles a SIGHUP's rules and writes its stats in threads of their own (fg_runtime.c, fg_stats.c)
 LIVE_LDLIBS := -pthread
 LIVE_BACKENDS :=
 
@@ -44,6 +44,11 @@ endif
 SRCS += $(LIVE_SRCS)
 CFLAGS += $(LIVE_CFLAGS)
 LDLIBS += $(LIVE_LDLIBS)
+
+# What a stats write costs the packet loop, in the loop against handed to the writer thread (make bench-stats).
+$(B)/bench_stats_write: live/tools/bench_stats_write.c $(B)/obj/live/fg_runtime.o $(B)/obj/live/fg_stats.o \
+		$(B)/libfgengine.a
+	$(CC) $(CFLAGS) -o $@ $^ -pthread
 
 .PHONY: live-backends
 live-backends:
