@@ -1,6 +1,7 @@
 /* Runtime shared by the live backends: the parts of a receiver that are not packet I/O.
  * Checks (interface, queue), CPU pinning, mlock, signals (stop, reload), sd_notify, stats files.
- * Everything here runs between bursts, never per packet; a reload's compile runs in a thread of its own. */
+ * Everything here runs between bursts, never per packet; a reload's compile and the stats files' writes run in
+ * threads of their own. */
 #ifndef FG_RUNTIME_H
 #define FG_RUNTIME_H
 
@@ -53,7 +54,7 @@ struct fg_rt {
 		pthread_t reaper; /* frees the engine a reload replaced (milliseconds for a big one) */
 		int reaping;
 	} reload;
-	cpu_set_t others; /* the CPUs allowed before --cpu pinned us, less that one: where a reload compiles */
+	cpu_set_t others; /* the CPUs allowed before --cpu pinned us, less that one: where those threads run */
 	int have_others;
 };
 

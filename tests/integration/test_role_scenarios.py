@@ -40,6 +40,7 @@ EXPECTED = {
     ],
     "receiver": [
         "receiver: active on eth1 queue 4 (af_xdp, CPU 1, --xdp-takeover)",
+        "receiver: new rules reloaded into the same process (SIGHUP, counters kept)",
         "receiver: stopped; no floodgate-rx unit, template, rules or stats file left; nic_facts as before",
         "receiver: no daemon-reload on stop; queue 5 then queue 4 started with their new files without a reload",
         "receiver: 3 bad inputs refused; nothing created",
