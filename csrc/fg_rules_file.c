@@ -13,6 +13,19 @@
 
 #define RULES_FILE_MAX (16u << 20)
 
+/* Compile text (freed here) with src-file paths relative to dir; errors prefixed with name. */
+static struct fg_engine *compile_text(char *text, size_t n, const char *dir, const char *name, char *err,
+				      size_t errlen)
+{
+	struct fg_compile_opts o = {.base_dir = dir, .no_files = 0};
+	char e2[512];
+	struct fg_engine *e = fg_engine_compile_ex(text, n, &o, e2, sizeof(e2));
+	free(text);
+	if (!e)
+		snprintf(err, errlen, "%s: %s", name, e2);
+	return e;
+}
+
 struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -64,11 +77,48 @@ struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen)
 		*slash = '\0';
 	else
 		snprintf(dir, sizeof(dir), ".");
-	struct fg_compile_opts o = {.base_dir = dir, .no_files = 0};
-	char e2[512];
-	struct fg_engine *e = fg_engine_compile_ex(text, n, &o, e2, sizeof(e2));
-	free(text);
-	if (!e)
-		snprintf(err, errlen, "%s: %s", path, e2);
-	return e;
+	return compile_text(text, n, dir, path, err, errlen);
+}
+
+struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_dir, char *err, size_t errlen)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *text = malloc(cap);
+	for (;;) {
+		if (!text) {
+			snprintf(err, errlen, "%s: out of memory", name);
+			return NULL;
+		}
+		if (n == cap) {
+			if (cap > RULES_FILE_MAX) {
+				snprintf(err, errlen, "%s: larger than %u MiB: put big prefix lists in src-files", name,
+					 RULES_FILE_MAX >> 20);
+				free(text);
+				return NULL;
+			}
+			char *bigger = realloc(text, cap * 2);
+			if (!bigger)
+				free(text);
+			text = bigger;
+			cap *= 2;
+			continue;
+		}
+		ssize_t k = read(fd, text + n, cap - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			snprintf(err, errlen, "%s: read error: %s", name, strerror(errno));
+			free(text);
+			return NULL;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	if (n > RULES_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than %u MiB: put big prefix lists in src-files", name, RULES_FILE_MAX >> 20);
+		free(text);
+		return NULL;
+	}
+	return compile_text(text, n, base_dir, name, err, errlen);
 }

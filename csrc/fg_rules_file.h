@@ -10,5 +10,8 @@
 
 /* NULL on error, with err = "PATH: line N: ..." or "PATH: cannot read: ..." (what to do included). */
 struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen);
+/* The same from an open descriptor read to its end (e.g. stdin: rules rendered elsewhere, checked before they
+ * are written), relative src-file paths against base_dir; name stands for the file in messages. */
+struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_dir, char *err, size_t errlen);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "fg_engine.h"
 #include "fg_live.h"
+#include "fg_rules_file.h"
 #include "pcap_run.h"
 
 #define USAGE                                                                                                 \
@@ -19,6 +20,7 @@
 	"                    [--mlock]\n"                                                                     \
 	"       floodgate-rx --backend pcap --pcap IN.pcap --rules FILE [--write-pass OUT.pcap]\n"            \
 	"                    [--explain OUT.tsv] [--stats-json PATH]\n"                                        \
+	"       floodgate-rx --check-rules --rules FILE|- [--rules-dir DIR]\n"                                 \
 	"       floodgate-rx --help\n"                                                                         \
 	"The pcap backend prints its final stats as one JSON object on stdout. Rules: docs/rules-format.md\n"
 
@@ -46,6 +48,9 @@
 	"  --pcap IN.pcap         pcap: the capture to classify\n"                                              \
 	"  --write-pass OUT.pcap  pcap: write the passed frames here\n"                                         \
 	"  --explain OUT.tsv      pcap: one line per frame with the rule that decided it\n"                     \
+	"  --check-rules          compile the --rules file as the receiver would, print its rule count and\n"   \
+	"                         exit: 0 when it compiles, 2 with the first error (changes nothing)\n"        \
+	"  --rules-dir DIR        --check-rules --rules - (stdin): where its relative src-file paths resolve\n"  \
 	"  --help                 this text\n"
 
 static int usage_error(const char *fmt, const char *arg)
@@ -99,8 +104,36 @@ static int refuse_abbreviations(int argc, char **argv, const struct option *opts
 enum {
 	OPT_BACKEND = 256, OPT_INTERFACE, OPT_QUEUE, OPT_CPU, OPT_RULES, OPT_STATS_JSON, OPT_STATS_PROM,
 	OPT_STATS_INTERVAL, OPT_INJECT_DEV, OPT_ZEROCOPY, OPT_MLOCK, OPT_PCAP, OPT_WRITE_PASS, OPT_EXPLAIN, OPT_HELP,
-	OPT_XDP_TAKEOVER, OPT_COALESCE_US,
+	OPT_XDP_TAKEOVER, OPT_COALESCE_US, OPT_CHECK_RULES, OPT_RULES_DIR,
 };
+
+/* --check-rules: compile the rules as a receiver would at start or on SIGHUP (src-file paths against the file's
+ * own directory, or --rules-dir for stdin), say how many rules, change nothing. */
+static int check_rules(const char *path, const char *dir)
+{
+	char err[640];
+	struct fg_engine *e;
+	if (strcmp(path, "-") == 0) {
+		if (!dir)
+			return usage_error("%s--rules - (stdin) needs --rules-dir DIR: where its relative src-file paths "
+					   "resolve (the directory the rules file will be written to)",
+					   "");
+		e = fg_rules_load_fd(0, "stdin", dir, err, sizeof(err));
+	} else {
+		if (dir)
+			return usage_error("%s--rules-dir is for --rules - only: a rules file's src-file paths resolve "
+					   "against its own directory",
+					   "");
+		e = fg_rules_load_file(path, err, sizeof(err));
+	}
+	if (!e) {
+		fprintf(stderr, "floodgate-rx: rules refused: %s\n", err);
+		return 2;
+	}
+	printf("rules ok: %u rules\n", fg_engine_rule_count(e));
+	fg_engine_free(e);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -122,12 +155,14 @@ int main(int argc, char **argv)
 		{"write-pass", required_argument, NULL, OPT_WRITE_PASS},
 		{"explain", required_argument, NULL, OPT_EXPLAIN},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"check-rules", no_argument, NULL, OPT_CHECK_RULES},
+		{"rules-dir", required_argument, NULL, OPT_RULES_DIR},
 		{NULL, 0, NULL, 0},
 	};
 	struct fg_live_opts lo = {.cpu = -1, .stats_interval_ms = 1000, .zerocopy = -1, .coalesce_us = 50};
 	struct fg_pcap_opts po = {0};
-	const char *backend = NULL;
-	int have_queue = 0, live_only = 0, pcap_only = 0;
+	const char *backend = NULL, *rules_dir = NULL;
+	int have_queue = 0, live_only = 0, pcap_only = 0, check_only = 0;
 	const char *live_opt = NULL, *pcap_opt = NULL, *af_xdp_opt = NULL;
 	unsigned long v;
 	int c;
@@ -219,6 +254,12 @@ int main(int argc, char **argv)
 			po.explain_path = optarg;
 			pcap_only = 1, pcap_opt = "--explain";
 			break;
+		case OPT_CHECK_RULES:
+			check_only = 1;
+			break;
+		case OPT_RULES_DIR:
+			rules_dir = optarg;
+			break;
 		case OPT_HELP:
 			fputs(HELP, stdout);
 			return 0;
@@ -233,6 +274,15 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s' (all arguments are --options)", argv[optind]);
+	if (check_only) {
+		if (backend || live_only || pcap_only || lo.stats_json_path)
+			return usage_error("%s--check-rules takes only --rules FILE|- and --rules-dir DIR", "");
+		if (!po.rules_path)
+			return usage_error("%s--check-rules needs --rules FILE (or - for stdin, with --rules-dir DIR)", "");
+		return check_rules(po.rules_path, rules_dir);
+	}
+	if (rules_dir)
+		return usage_error("%s--rules-dir applies to --check-rules only", "");
 	if (!backend)
 		return usage_error("%s--backend is required (af_xdp, netmap or pcap)", "");
 	if (!po.rules_path)

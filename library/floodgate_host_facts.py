@@ -38,6 +38,23 @@ options:
   ethtool_path:
     description: Path of the ethtool binary. Default is C(ethtool) from PATH, C(/usr/sbin) or C(/sbin).
     type: str
+  rules:
+    description:
+      - The receiver's rules file as it would be written (rendered on the controller). When I(rules_binary) is
+        on the host, the rules are compiled there as the receiver compiles them at start and on SIGHUP
+        (C(floodgate-rx --check-rules --rules - --rules-dir RULES_DIR), from standard input, nothing written);
+        C(rules_error) says why they do not compile.
+      - Without the binary (a host's first mitigation installs it; its receiver then checks the rules at start)
+        or with one that has no C(--check-rules), nothing is checked and C(rules_checked) is false.
+    type: str
+  rules_dir:
+    description: Where the rules file will be written; its relative C(src-file) paths resolve there.
+    type: path
+    default: /etc/floodgate
+  rules_binary:
+    description: The receiver binary on the host.
+    type: path
+    default: /usr/local/sbin/floodgate-rx
 notes:
   - Supports check mode (it never changes anything).
 seealso:
@@ -100,6 +117,18 @@ restorable:
   description: As M(nic_facts) returns it; null when C(nic) is.
   returned: always
   type: dict
+rules_checked:
+  description: >-
+    Whether I(rules) were compiled on the host (false without I(rules) or without a receiver binary that can).
+  returned: always
+  type: bool
+rules_error:
+  description: >-
+    Why I(rules) do not compile, as the receiver says it (C(stdin: line N: ...)); null when they do or were not
+    checked.
+  returned: always
+  type: str
+  sample: "stdin: line 5: rule 'bad': bad prefix '10.0.0.0/33': prefix length must be 0-32"
 """
 
 import json
@@ -152,6 +181,24 @@ def online_cpus(root: str = "/") -> list[int]:
         return list(range(os.sysconf("SC_NPROCESSORS_ONLN")))
 
 
+REFUSED = "floodgate-rx: rules refused: "
+
+
+def check_rules(module: AnsibleModule, rules: str, rules_dir: str, binary: str) -> tuple[bool, str | None]:
+    """(checked, error): the rules compiled by the host's receiver binary from stdin, nothing written."""
+    if not os.access(binary, os.X_OK):
+        return False, None
+    rc, _, err = module.run_command(
+        [binary, "--check-rules", "--rules", "-", "--rules-dir", rules_dir], data=rules, binary_data=True
+    )
+    if rc == 0:
+        return True, None
+    first = err.strip().splitlines()[0] if err.strip() else ""
+    if first.startswith(REFUSED):
+        return True, first[len(REFUSED) :]
+    return False, None  # a receiver binary from before --check-rules: its start checks the rules
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -159,6 +206,9 @@ def main() -> None:
             "state_dir": {"type": "path", "default": "/var/lib/floodgate"},
             "gather_nic": {"type": "bool", "default": True},
             "ethtool_path": {"type": "str"},
+            "rules": {"type": "str"},
+            "rules_dir": {"type": "path", "default": "/etc/floodgate"},
+            "rules_binary": {"type": "path", "default": "/usr/local/sbin/floodgate-rx"},
         },
         supports_check_mode=True,
     )
@@ -173,6 +223,12 @@ def main() -> None:
     nic: dict[str, Any] | None = None
     if exists and module.params["gather_nic"]:
         nic = gather_or_fail(module, module.params["ethtool_path"], iface)
+    rules: str | None = module.params["rules"]
+    checked, rules_error = (
+        check_rules(module, rules, module.params["rules_dir"], module.params["rules_binary"])
+        if rules
+        else (False, None)
+    )
     module.exit_json(
         changed=False,
         interface=iface,
@@ -183,6 +239,8 @@ def main() -> None:
         nproc=len(cpus),
         nic=nic,
         restorable=restorable(nic) if nic is not None else None,
+        rules_checked=checked,
+        rules_error=rules_error,
     )
 
 

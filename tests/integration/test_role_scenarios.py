@@ -151,6 +151,9 @@ def edge1(*cmd: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+RULES_FILE = "/etc/floodgate/rules-eth1-4.conf"
+
+
 def floodgate_files() -> list[str]:
     """floodgate's state, units and receiver files on edge1."""
     proc = edge1(
@@ -227,6 +230,27 @@ def test_mitigate_check_diff_status_and_undo(lab: dict[str, str], tmp_path: Path
     assert row["active"] is True and str(row["queue"]) == "4" and row["receiver_unit"] == "active"
     assert {"packets", "passed", "dropped"} <= set(row["receiver"]), row
     assert set(row["queue_rx_packets"]) == {str(q) for q in range(8)}, row
+
+    # New rules that do not compile, on the mitigated host: refused by the pre-flight with the compiler's message
+    # (a reload would keep the old rules while the run reported success); nothing changes, the receiver runs on.
+    unit = "floodgate-rx@eth1-4"
+    pid, rules = edge1("systemctl", "show", "-p", "MainPID", unit).stdout, edge1("cat", RULES_FILE).stdout
+    bad = json.dumps(
+        {"receiver_rules": [{"name": "bad", "action": "pass", "match": "src 198.51.100.0/33 udp dport 53"}]}
+    )
+    refused = ansible(lab, str(ROOT / "mitigate.yml"), "-l", "edge1", "-e", "queue=4", "-e", bad)
+    save_log("playbook-mitigate-bad-rules", refused)
+    out = plain(refused.stdout)
+    assert refused.returncode != 0, out[-6000:]
+    assert "PREFLIGHT rules refused: the receiver's rules for eth1 queue 4 on edge1 do not compile" in out, (
+        out[-6000:]
+    )
+    assert "line 5: rule 'bad': bad prefix '198.51.100.0/33': prefix length must be 0-32" in out, out[-6000:]
+    assert "MITIGATION FAILED" not in out and "rolled back" not in out, out[-6000:]
+    assert edge1("systemctl", "show", "-p", "MainPID", unit).stdout == pid
+    assert edge1("cat", RULES_FILE).stdout == rules
+    stats = json.loads(edge1("cat", "/run/floodgate/rx-eth1-4.json").stdout)
+    assert (stats["reloads"], stats["reload_errors"]) == (0, 0), stats
 
     start = time.monotonic()
     undone = ansible(lab, str(ROOT / "unmitigate.yml"), "-l", "edge1")

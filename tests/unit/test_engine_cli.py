@@ -179,3 +179,59 @@ def test_replay_per_rule(capture: tuple[Path, Path, list[bytes]]) -> None:
     assert "would pass 4" in text.stdout and "rnd" in text.stdout
     bad = subprocess.run([REPLAY, "/nonexistent", str(pcap)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "cannot read the rules file" in bad.stderr
+
+
+def test_check_rules_compiles_as_the_receiver_would(tmp_path: Path) -> None:
+    """--check-rules: a rules file (src-file against its own directory) or the rules on stdin (src-file against
+    --rules-dir, where the file will be written) compiled as the receiver compiles them, nothing else done."""
+    etc, elsewhere = tmp_path / "etc", tmp_path / "elsewhere"
+    etc.mkdir()
+    elsewhere.mkdir()
+    (etc / "clients.txt").write_text("198.51.100.0/24\n")
+    text = "default drop\nrule frags drop fragment\nrule clients pass src-file clients.txt udp dport 53 dns-valid\n"
+    (etc / "rules.conf").write_text(text)
+    r = _run("--check-rules", "--rules", str(etc / "rules.conf"))
+    assert r.stdout == "rules ok: 2 rules\n" and r.stderr == ""
+
+    def stdin(rules: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [RX, "--check-rules", "--rules", "-", *args],
+            input=rules,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    r = stdin(text, "--rules-dir", str(etc))
+    assert (r.returncode, r.stdout) == (0, "rules ok: 2 rules\n"), r.stderr
+    r = stdin(
+        text, "--rules-dir", str(elsewhere)
+    )  # no clients.txt there: the path resolved against --rules-dir
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith(
+        "floodgate-rx: rules refused: stdin: line 3: rule 'clients': src-file 'clients.txt'"
+    )
+    assert str(elsewhere / "clients.txt") in r.stderr
+    r = stdin("default drop\nrule bad pass src 198.51.100.0/33\n", "--rules-dir", str(etc))
+    assert r.returncode == 2
+    assert r.stderr == (
+        "floodgate-rx: rules refused: stdin: line 2: rule 'bad': bad prefix '198.51.100.0/33': prefix length "
+        "must be 0-32\n"
+    )
+    for args, message in (
+        ([], "--rules - (stdin) needs --rules-dir DIR"),
+        (
+            ["--rules-dir", str(etc), "--backend", "pcap"],
+            "--check-rules takes only --rules FILE|- and --rules-dir",
+        ),
+    ):
+        r = stdin(text, *args)
+        assert r.returncode == 2 and message in r.stderr, r.stderr
+    r = stdin("#" * (16 << 20) + "\ndefault drop\n", "--rules-dir", str(etc))  # past the format's 16 MiB
+    assert r.returncode == 2 and "stdin: larger than 16 MiB: put big prefix lists in src-files" in r.stderr
+    r = _run("--check-rules", "--rules", str(etc / "rules.conf"), "--rules-dir", str(etc), check_rc=2)
+    assert "--rules-dir is for --rules - only" in r.stderr
+    r = _run("--check-rules", check_rc=2)
+    assert "--check-rules needs --rules FILE" in r.stderr
+    r = _run("--backend", "pcap", "--rules", str(etc / "rules.conf"), "--rules-dir", str(etc), check_rc=2)
+    assert "--rules-dir applies to --check-rules only" in r.stderr

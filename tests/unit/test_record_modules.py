@@ -352,3 +352,29 @@ def test_record_subdir_keeps_a_batch_in_one_call_and_refuses_a_path(tmp_path: Pa
     )
     assert bad["failed"] is True and "'../x' must be a file name inside dir" in bad["msg"]
     assert not (tmp_path / "x").exists()
+
+
+def test_host_facts_compiles_the_rules_with_the_receiver_on_the_host(tmp_path: Path) -> None:
+    """The pre-flight's rules check: the rules compiled from stdin by the real receiver binary (csrc/floodgate-rx),
+    src-file against rules_dir; a binary that is not there (a first mitigation) or predates --check-rules (it
+    refuses the option) leaves them unchecked, not refused. Nothing is written."""
+    binary = Path(__file__).resolve().parents[2] / "csrc" / "floodgate-rx"
+    assert binary.exists(), f"{binary} missing: run `make -C csrc` (make pytest does)"
+    (tmp_path / "clients.txt").write_text("198.51.100.0/24\n")
+    good = "default drop\nrule clients pass src-file clients.txt udp dport 53 dns-valid\n"
+    args = {"interface": "lo", "gather_nic": False, "rules_dir": str(tmp_path), "rules_binary": str(binary)}
+    res = run_module("floodgate_host_facts", dict(args, rules=good))
+    assert (res["rules_checked"], res["rules_error"]) == (True, None), res
+    res = run_module("floodgate_host_facts", dict(args, rules=good.replace("clients.txt", "missing.txt")))
+    assert res["rules_checked"] is True and res.get("failed") is not True
+    assert res["rules_error"].startswith("stdin: line 2: rule 'clients': src-file 'missing.txt'"), res
+    res = run_module(
+        "floodgate_host_facts", dict(args, rules_binary=str(tmp_path / "none"), rules=good + "x\n")
+    )
+    assert (res["rules_checked"], res["rules_error"]) == (False, None), res
+    old = tmp_path / "old-floodgate-rx"  # what a receiver from before --check-rules answers
+    old.write_text("#!/bin/sh\necho \"floodgate-rx: unknown option '--check-rules'\" >&2\nexit 2\n")
+    old.chmod(0o755)
+    res = run_module("floodgate_host_facts", dict(args, rules_binary=str(old), rules=good))
+    assert (res["rules_checked"], res["rules_error"]) == (False, None), res
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clients.txt", "old-floodgate-rx"]
