@@ -130,7 +130,7 @@ static int pin_cpu(struct fg_rt *rt, int cpu)
 		return -1;
 	}
 	CPU_SET(cpu, &set);
-	/* A reload compiles on the other CPUs this process may use, never on the receiver's own */
+	/* The runtime's threads (a reload's compile, the stats writer) run on the other CPUs this process may use */
 	if (sched_getaffinity(0, sizeof(rt->others), &rt->others) == 0) {
 		CPU_CLR(cpu, &rt->others);
 		rt->have_others = CPU_COUNT(&rt->others) > 0;
