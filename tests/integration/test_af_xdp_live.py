@@ -196,6 +196,10 @@ def nets(steer_obj: Path) -> Iterator[tuple[str, str]]:
         )
         yield edge, wire
     finally:
+        # A test that failed before stopping its receiver leaves it running in the edge: it goes with the netns.
+        for pid in run("ip", "netns", "pids", edge, check=False).stdout.split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
         for ns in (edge, wire):
             run("ip", "netns", "del", ns, check=False)
 
