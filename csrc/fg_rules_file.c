@@ -13,6 +13,11 @@
 
 #define RULES_FILE_MAX (16u << 20)
 
+static void too_big(const char *name, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: larger than %u MiB: put big prefix lists in src-files", name, RULES_FILE_MAX >> 20);
+}
+
 /* Compile text (freed here) with src-file paths relative to dir; errors prefixed with name. */
 static struct fg_engine *compile_text(char *text, size_t n, const char *dir, const char *name, char *err,
 				      size_t errlen)
@@ -40,8 +45,7 @@ struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	if (st.st_size > (off_t)RULES_FILE_MAX) {
-		snprintf(err, errlen, "%s: larger than %u MiB: put big prefix lists in src-files", path,
-			 RULES_FILE_MAX >> 20);
+		too_big(path, err, errlen);
 		close(fd);
 		return NULL;
 	}
@@ -82,6 +86,7 @@ struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen)
 
 struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_dir, char *err, size_t errlen)
 {
+	/* room for one byte past the limit: a stream that fills it is too big */
 	size_t cap = 1 << 16, n = 0;
 	char *text = malloc(cap);
 	for (;;) {
@@ -90,17 +95,14 @@ struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_di
 			return NULL;
 		}
 		if (n == cap) {
-			if (cap > RULES_FILE_MAX) {
-				snprintf(err, errlen, "%s: larger than %u MiB: put big prefix lists in src-files", name,
-					 RULES_FILE_MAX >> 20);
+			if (cap > RULES_FILE_MAX)
+				break;
+			size_t bigger = cap * 2 > RULES_FILE_MAX + 1 ? RULES_FILE_MAX + 1 : cap * 2;
+			char *grown = realloc(text, bigger);
+			if (!grown)
 				free(text);
-				return NULL;
-			}
-			char *bigger = realloc(text, cap * 2);
-			if (!bigger)
-				free(text);
-			text = bigger;
-			cap *= 2;
+			text = grown;
+			cap = bigger;
 			continue;
 		}
 		ssize_t k = read(fd, text + n, cap - n);
@@ -116,7 +118,7 @@ struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_di
 		n += (size_t)k;
 	}
 	if (n > RULES_FILE_MAX) {
-		snprintf(err, errlen, "%s: larger than %u MiB: put big prefix lists in src-files", name, RULES_FILE_MAX >> 20);
+		too_big(name, err, errlen);
 		free(text);
 		return NULL;
 	}
