@@ -133,6 +133,7 @@ rules_error:
 
 import json
 import os
+import subprocess
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -182,15 +183,27 @@ def online_cpus(root: str = "/") -> list[int]:
 
 
 REFUSED = "floodgate-rx: rules refused: "
+CHECK_TIMEOUT_S = 120  # a 1M-prefix src-file compiles in ~1 s
 
 
 def check_rules(module: AnsibleModule, rules: str, rules_dir: str, binary: str) -> tuple[bool, str | None]:
     """(checked, error): the rules compiled by the host's receiver binary from stdin, nothing written."""
     if not os.access(binary, os.X_OK):
         return False, None
-    rc, _, err = module.run_command(
-        [binary, "--check-rules", "--rules", "-", "--rules-dir", rules_dir], data=rules, binary_data=True
-    )
+    cmd = [binary, "--check-rules", "--rules", "-", "--rules-dir", rules_dir]
+    try:
+        # communicate(), not run_command(data=): a binary that exits without reading all of stdin (one from before
+        # --check-rules, or rules past the 16 MiB limit) closes the pipe, which is its answer, not an error here
+        proc = subprocess.run(
+            cmd, input=rules.encode(), capture_output=True, timeout=CHECK_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        module.fail_json(
+            msg=f"{binary} --check-rules took over {CHECK_TIMEOUT_S} s. Nothing was changed.", cmd=cmd
+        )
+    except OSError as err:
+        module.fail_json(msg=f"cannot run {binary}: {err}. Nothing was changed.", cmd=cmd)
+    rc, err = proc.returncode, proc.stderr.decode(errors="replace")
     if rc == 0:
         return True, None
     first = err.strip().splitlines()[0] if err.strip() else ""

@@ -372,9 +372,18 @@ def test_host_facts_compiles_the_rules_with_the_receiver_on_the_host(tmp_path: P
         "floodgate_host_facts", dict(args, rules_binary=str(tmp_path / "none"), rules=good + "x\n")
     )
     assert (res["rules_checked"], res["rules_error"]) == (False, None), res
-    old = tmp_path / "old-floodgate-rx"  # what a receiver from before --check-rules answers
+    old = tmp_path / "old-floodgate-rx"  # what a receiver from before --check-rules answers: it exits unread
     old.write_text("#!/bin/sh\necho \"floodgate-rx: unknown option '--check-rules'\" >&2\nexit 2\n")
     old.chmod(0o755)
     res = run_module("floodgate_host_facts", dict(args, rules_binary=str(old), rules=good))
     assert (res["rules_checked"], res["rules_error"]) == (False, None), res
+    # rules bigger than a pipe's 64 KiB buffer: the module's write meets a closed pipe every time (a small file
+    # met one only when the binary had exited first - CI's failure); a broken pipe is the binary's answer too
+    big = good + "".join(f"# {n:06d} {'x' * 64}\n" for n in range(1500))
+    # and under the kernel's 128 KiB for one argument, as `ansible -a` passes it
+    assert 64 * 1024 < len(big) < 128 * 1024
+    res = run_module("floodgate_host_facts", dict(args, rules_binary=str(old), rules=big))
+    assert (res["rules_checked"], res["rules_error"]) == (False, None), res
+    res = run_module("floodgate_host_facts", dict(args, rules=big))
+    assert (res["rules_checked"], res["rules_error"]) == (True, None), res
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clients.txt", "old-floodgate-rx"]
