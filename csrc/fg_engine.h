@@ -45,6 +45,12 @@ size_t fg_engine_stats_json(const struct fg_engine *e, char *buf, size_t len);
 struct fg_compile_opts {
 	const char *base_dir; /* directory for relative src-file paths; NULL = the current directory */
 	int no_files;         /* 1: refuse src-file (fuzzers, untrusted text) */
+	/* A reload's compile: the running engine, whose rate-limit tables the new one will take over. A ratelimit
+	 * rule that keeps its name, rate, burst and table size gets no table of its own here (up to 256 MiB,
+	 * allocated and zeroed only to be swapped out and freed): fg_engine_adopt_state(new, tables_from) moves
+	 * the running one in, and the new engine must not classify before. Only what a compile sets is read from
+	 * tables_from, so it may keep classifying while this runs in another thread. NULL: every table new. */
+	const struct fg_engine *tables_from;
 };
 
 /* fg_engine_compile with options; fg_engine_compile(t, l, err, n) == fg_engine_compile_ex(t, l, NULL, err, n). */
@@ -64,9 +70,12 @@ int fg_engine_default_verdict(const struct fg_engine *e, uint64_t *hits);
 uint64_t fg_engine_ratelimit_evictions(const struct fg_engine *e);
 
 /* On reload: fg_engine_adopt_counters and, for every ratelimit rule whose name, rate, burst and table size
- * are unchanged, swap its source table with old's (O(1), no copy), so a reload does not hand every source a
- * fresh burst. old keeps working, with the fresh (empty) tables; free it next. */
-void fg_engine_adopt_state(struct fg_engine *fresh, struct fg_engine *old);
+ * are unchanged, take over old's source table (O(1), no copy), so a reload does not hand every source a
+ * fresh burst. When fresh was compiled with tables_from = old, old is left without those tables and must not
+ * classify again; otherwise the tables are swapped and old keeps working with the fresh (empty) ones. Free
+ * old next. 0; -1 when a table fresh left to adopt has no twin in old (another engine than its tables_from)
+ * and cannot be allocated: nothing changed, fresh cannot be used. */
+int fg_engine_adopt_state(struct fg_engine *fresh, struct fg_engine *old);
 
 /* The fast path: frames of the usual flood shape (untagged IPv4 without options or fragmentation, UDP with
  * consistent lengths) are parsed by a short specialised parser and tested against the rules as they apply

@@ -19,10 +19,10 @@ static void too_big(const char *name, char *err, size_t errlen)
 }
 
 /* Compile text (freed here) with src-file paths relative to dir; errors prefixed with name. */
-static struct fg_engine *compile_text(char *text, size_t n, const char *dir, const char *name, char *err,
-				      size_t errlen)
+static struct fg_engine *compile_text(char *text, size_t n, const char *dir, const char *name,
+				      const struct fg_engine *running, char *err, size_t errlen)
 {
-	struct fg_compile_opts o = {.base_dir = dir, .no_files = 0};
+	struct fg_compile_opts o = {.base_dir = dir, .no_files = 0, .tables_from = running};
 	char e2[512];
 	struct fg_engine *e = fg_engine_compile_ex(text, n, &o, e2, sizeof(e2));
 	free(text);
@@ -31,7 +31,7 @@ static struct fg_engine *compile_text(char *text, size_t n, const char *dir, con
 	return e;
 }
 
-struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen)
+static struct fg_engine *load_path(const char *path, const struct fg_engine *running, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -81,7 +81,17 @@ struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen)
 		*slash = '\0';
 	else
 		snprintf(dir, sizeof(dir), ".");
-	return compile_text(text, n, dir, path, err, errlen);
+	return compile_text(text, n, dir, path, running, err, errlen);
+}
+
+struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen)
+{
+	return load_path(path, NULL, err, errlen);
+}
+
+struct fg_engine *fg_rules_reload_file(const char *path, const struct fg_engine *running, char *err, size_t errlen)
+{
+	return load_path(path, running, err, errlen);
 }
 
 struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_dir, char *err, size_t errlen)
@@ -122,5 +132,5 @@ struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_di
 		free(text);
 		return NULL;
 	}
-	return compile_text(text, n, base_dir, name, err, errlen);
+	return compile_text(text, n, base_dir, name, NULL, err, errlen);
 }

@@ -576,7 +576,7 @@ uint64_t fg_engine_ratelimit_evictions(const struct fg_engine *e)
 	return n;
 }
 
-static const struct fg_rule *find_rule(const struct fg_engine *e, const char *name)
+const struct fg_rule *fg_engine_find_rule(const struct fg_engine *e, const char *name)
 {
 	for (uint32_t i = 0; i < e->nrules; i++)
 		if (strcmp(e->rules[i].name, name) == 0)
@@ -584,30 +584,46 @@ static const struct fg_rule *find_rule(const struct fg_engine *e, const char *na
 	return NULL;
 }
 
+int fg_rule_same_limit(const struct fg_rule *f, const struct fg_rule *o)
+{
+	return o && f->action == FG_ACT_RATELIMIT && o->action == FG_ACT_RATELIMIT && f->rl_rate == o->rl_rate &&
+	       f->rl_burst == o->rl_burst && f->rl.nsets == o->rl.nsets;
+}
+
 void fg_engine_adopt_counters(struct fg_engine *fresh, const struct fg_engine *old)
 {
 	fresh->c = old->c;
 	fresh->default_hits = old->default_hits;
 	for (uint32_t i = 0; i < fresh->nrules; i++) {
-		const struct fg_rule *o = find_rule(old, fresh->rules[i].name);
+		const struct fg_rule *o = fg_engine_find_rule(old, fresh->rules[i].name);
 		if (o)
 			fresh->rules[i].hits = o->hits;
 	}
 }
 
-void fg_engine_adopt_state(struct fg_engine *fresh, struct fg_engine *old)
+int fg_engine_adopt_state(struct fg_engine *fresh, struct fg_engine *old)
 {
+	/* first the tables that have no twin in old, before anything changes */
+	for (uint32_t i = 0; i < fresh->nrules; i++) {
+		struct fg_rule *f = &fresh->rules[i];
+		if (f->rl_adopt && !fg_rule_same_limit(f, fg_engine_find_rule(old, f->name))) {
+			if (fg_rl_alloc(&f->rl))
+				return -1;
+			f->rl_adopt = 0;
+		}
+	}
 	fg_engine_adopt_counters(fresh, old);
 	for (uint32_t i = 0; i < fresh->nrules; i++) {
 		struct fg_rule *f = &fresh->rules[i];
-		struct fg_rule *o = (struct fg_rule *)find_rule(old, f->name);
-		if (!o || f->action != FG_ACT_RATELIMIT || o->action != FG_ACT_RATELIMIT || f->rl_rate != o->rl_rate ||
-		    f->rl_burst != o->rl_burst || f->rl.nsets != o->rl.nsets)
+		struct fg_rule *o = (struct fg_rule *)fg_engine_find_rule(old, f->name);
+		if (!fg_rule_same_limit(f, o))
 			continue;
 		struct fg_rl tmp = f->rl;
 		f->rl = o->rl;
-		o->rl = tmp;
+		o->rl = tmp; /* a table left to adopt: old's rule is left with none */
+		f->rl_adopt = 0;
 	}
+	return 0;
 }
 
 size_t fg_engine_stats_json(const struct fg_engine *e, char *buf, size_t len)

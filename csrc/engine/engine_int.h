@@ -65,8 +65,15 @@ struct fg_rule {
 	uint32_t nsuffixes;
 	struct fg_rl rl;
 	uint64_t rl_rate, rl_burst, rl_entries;
+	uint8_t rl_adopt; /* rl.t NULL: the table is the running engine's, moved in by fg_engine_adopt_state */
 	char name[FG_NAME_MAX + 1];
 };
+
+/* The rule named name, or NULL. */
+const struct fg_rule *fg_engine_find_rule(const struct fg_engine *e, const char *name);
+/* fresh is a ratelimit rule whose source table old's can be (both ratelimit, same rate, burst and table size;
+ * old may be NULL). Reads only what a compile sets, so old's engine may be classifying meanwhile. */
+int fg_rule_same_limit(const struct fg_rule *fresh, const struct fg_rule *old);
 
 /* The fast path (engine.c): a rule as it applies to a frame that fg_pkt_parse_fast accepted, i.e. untagged
  * IPv4/UDP, not a fragment. Terms such a frame always meets (ipv4, udp, proto 17, the "any IP" of src/proto,

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-int fg_rl_init(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst)
+int fg_rl_params(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst)
 {
 	memset(rl, 0, sizeof(*rl));
 	uint64_t n = FG_RL_WAYS;
@@ -22,6 +22,11 @@ int fg_rl_init(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst
 	rl->shift1 = rl->shift - 1;
 	rl->interval = 1000000000ull / rate;
 	rl->tau = (burst - 1) * rl->interval;
+	return 0;
+}
+
+int fg_rl_alloc(struct fg_rl *rl)
+{
 	_Static_assert(sizeof(struct fg_rl_set) == 64, "a set is one cache line");
 	size_t bytes = (size_t)rl->nsets * sizeof(struct fg_rl_set);
 	/* 2 MiB-aligned and huge-page backed where the kernel allows: random sources touch random sets, and
@@ -34,6 +39,11 @@ int fg_rl_init(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst
 		(void)madvise(rl->t, bytes, MADV_HUGEPAGE);
 	memset(rl->t, 0, bytes);
 	return 0;
+}
+
+int fg_rl_init(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst)
+{
+	return fg_rl_params(rl, entries, rate, burst) || fg_rl_alloc(rl) ? -1 : 0;
 }
 
 void fg_rl_free(struct fg_rl *rl)

@@ -26,8 +26,12 @@ struct fg_rl {
 	uint64_t evictions;
 };
 
-/* entries: rounded up to a power of two >= 4. 0, or -1 when out of memory. */
+/* entries: rounded up to a power of two >= 4. 0, or -1 when out of memory. fg_rl_params + fg_rl_alloc. */
 int fg_rl_init(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst);
+/* The table's size and the limit's constants, no table (t NULL): 0, or -1 for a table over 2^35 entries. */
+int fg_rl_params(struct fg_rl *rl, uint64_t entries, uint64_t rate, uint64_t burst);
+/* The empty table for the size fg_rl_params set: 0, or -1 when out of memory. */
+int fg_rl_alloc(struct fg_rl *rl);
 void fg_rl_free(struct fg_rl *rl);
 
 /* The key of a source: an IPv4 address, or an IPv6 /64 (never 0: 0 marks an empty way). An IPv4 key's upper

@@ -494,8 +494,16 @@ static int parse_rule(struct pctx *c, struct tok *t, size_t nt)
 			rc = fail(c, "out of memory building the source prefix set");
 	}
 	fg_prefix_list_free(&pl);
-	if (!rc && r->action == FG_ACT_RATELIMIT && fg_rl_init(&r->rl, r->rl_entries, r->rl_rate, r->rl_burst))
-		rc = fail(c, "out of memory for a rate-limit table of %llu entries", (unsigned long long)r->rl_entries);
+	if (!rc && r->action == FG_ACT_RATELIMIT) {
+		const struct fg_engine *run = c->o ? c->o->tables_from : NULL;
+		if (fg_rl_params(&r->rl, r->rl_entries, r->rl_rate, r->rl_burst))
+			rc = fail(c, "a rate-limit table of %llu entries is too large", (unsigned long long)r->rl_entries);
+		else if (run && fg_rule_same_limit(r, fg_engine_find_rule(run, r->name)))
+			r->rl_adopt = 1; /* the running engine's table moves in at the swap */
+		else if (fg_rl_alloc(&r->rl))
+			rc = fail(c, "out of memory for a rate-limit table of %llu entries",
+				  (unsigned long long)r->rl_entries);
+	}
 	if (!rc && (r->terms & FG_T_DNS_ANY))
 		e->want_dns = 1;
 	if (!rc)

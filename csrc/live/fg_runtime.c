@@ -75,11 +75,12 @@ int fg_rt_check_queue(const char *ifname, unsigned queue, char *err, size_t errl
 }
 
 /* Compile the rules file (fg_rules_file: whole-file read, src-file paths relative to it); NULL with a message
- * on stderr when it cannot be read or compiled. */
-static struct fg_engine *load_rules(const char *path)
+ * on stderr when it cannot be read or compiled. running: a reload's, whose unchanged rate-limit tables the new
+ * engine will take over (fg_engine_adopt_state) instead of allocating its own; NULL at start. */
+static struct fg_engine *load_rules(const char *path, const struct fg_engine *running)
 {
 	char err[512] = "";
-	struct fg_engine *e = fg_rules_load_file(path, err, sizeof(err));
+	struct fg_engine *e = fg_rules_reload_file(path, running, err, sizeof(err));
 	if (!e)
 		fprintf(stderr, "floodgate-rx: rules file %s\n", err[0] ? err : "cannot be compiled");
 	return e;
@@ -157,7 +158,7 @@ int fg_rt_setup(struct fg_rt *rt, const struct fg_live_opts *o, const char *back
 		fprintf(stderr, "floodgate-rx: %s\n", err);
 		return FG_EXIT_USAGE;
 	}
-	rt->eng = load_rules(o->rules_path);
+	rt->eng = load_rules(o->rules_path, NULL);
 	if (!rt->eng)
 		return FG_EXIT_USAGE;
 	rt->json_path = o->stats_json_path;
@@ -296,7 +297,8 @@ static void reap(struct fg_rt *rt)
 static void *compile_rules(void *arg)
 {
 	struct fg_rt *rt = arg;
-	rt->reload.fresh = load_rules(rt->o->rules_path);
+	/* rt->eng is not replaced before this thread is joined; only what its compile set is read from it */
+	rt->reload.fresh = load_rules(rt->o->rules_path, rt->eng);
 	atomic_store_explicit(&rt->reload.done, 1, memory_order_release);
 	return NULL;
 }
@@ -316,8 +318,12 @@ static void finish_reload(struct fg_rt *rt)
 	if (!fresh) {
 		rt->reload_errs++;
 		fprintf(stderr, "floodgate-rx: reload refused, the previous rules stay in force\n");
+	} else if (fg_engine_adopt_state(fresh, rt->eng)) { /* only if rt->eng were not the compile's */
+		rt->reload_errs++;
+		fg_engine_free(fresh);
+		fprintf(stderr, "floodgate-rx: reload: out of memory for a rate-limit table, the previous rules stay in "
+				"force\n");
 	} else {
-		fg_engine_adopt_state(fresh, rt->eng);
 		struct fg_engine *old = rt->eng;
 		rt->eng = fresh;
 		/* freeing a 1M-prefix set and a 16M-source table takes 3-5 ms: a netmap ring's worth at line rate */

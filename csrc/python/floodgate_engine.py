@@ -113,4 +113,5 @@ class Engine:
         return ffi.string(buf).decode()
 
     def adopt_state(self, old: Engine) -> None:
-        lib.fg_engine_adopt_state(self._e, old._e)
+        if lib.fg_engine_adopt_state(self._e, old._e):
+            raise MemoryError("out of memory for a rate-limit table")

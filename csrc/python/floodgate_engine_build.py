@@ -20,7 +20,7 @@ CDEF = """
 #define FG_DECIDED_MALFORMED 0xFFFE
 struct fg_engine;
 struct fg_counters { uint64_t packets; uint64_t passed; uint64_t dropped; uint64_t malformed; };
-struct fg_compile_opts { const char *base_dir; int no_files; };
+struct fg_compile_opts { const char *base_dir; int no_files; const struct fg_engine *tables_from; };
 struct fg_engine *fg_engine_compile_ex(const char *text, size_t len, const struct fg_compile_opts *o,
                                        char *err, size_t errlen);
 struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen);
@@ -34,7 +34,7 @@ int fg_engine_rule_info(const struct fg_engine *e, uint32_t i, const char **name
 int fg_engine_default_verdict(const struct fg_engine *e, uint64_t *hits);
 uint64_t fg_engine_ratelimit_evictions(const struct fg_engine *e);
 void fg_engine_adopt_counters(struct fg_engine *fresh, const struct fg_engine *old);
-void fg_engine_adopt_state(struct fg_engine *fresh, struct fg_engine *old);
+int fg_engine_adopt_state(struct fg_engine *fresh, struct fg_engine *old);
 size_t fg_engine_stats_json(const struct fg_engine *e, char *buf, size_t len);
 int fg_engine_set_fast_path(struct fg_engine *e, int on);
 

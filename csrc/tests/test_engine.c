@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 
+#include "../engine/engine_int.h"
 #include "../engine/ratelimit.h"
 #include "../fg_engine.h"
 #include "tests.h"
@@ -177,6 +178,60 @@ static void test_ratelimit(void)
 	CHECK(classify1(fresh, &g, t0 + 4, NULL) == FG_DROP);  /* the bucket moved with the reload */
 	CHECK(classify1(e, &g, t0 + 5, NULL) == FG_PASS);      /* the old engine got the empty table */
 	fg_engine_free(e);
+	fg_engine_free(fresh);
+}
+
+static struct fg_engine *compile_for_reload(const char *t, const struct fg_engine *running)
+{
+	char err[600];
+	struct fg_compile_opts o = {.no_files = 1, .tables_from = running};
+	struct fg_engine *e = fg_engine_compile_ex(t, strlen(t), &o, err, sizeof(err));
+	if (!e)
+		fprintf(stderr, "compile: %s\n", err);
+	return e;
+}
+
+/* A reload's compile given the running engine (tables_from): a rate limit that keeps its name, rate, burst and
+ * table size gets no table of its own (a 16M-source one is 256 MiB, zeroed, only to be swapped out and freed);
+ * fg_engine_adopt_state moves the running one in, buckets and all. A changed limit gets a fresh table at
+ * compile; a table left to adopt whose twin is not in the engine given to adopt is allocated there. */
+static void test_reload_keeps_tables_without_twins(void)
+{
+	struct fg_engine *e = compile("default drop\nrule lim ratelimit 10/s burst 3 table 4096\n"
+				      "rule lim2 ratelimit 10/s burst 3 table 1024\nrule ok pass udp\n");
+	struct fg_engine *fresh = compile_for_reload("default drop\nrule new pass src 10.0.0.0/8\n"
+						     "rule lim ratelimit 10/s burst 3 table 4096\n"
+						     "rule lim2 ratelimit 20/s burst 3 table 1024\nrule ok pass udp\n",
+						     e);
+	if (!e || !fresh)
+		return;
+	const struct fg_rl_set *running_table = e->rules[0].rl.t;
+	CHECK(fresh->rules[1].rl_adopt == 1 && fresh->rules[1].rl.t == NULL); /* unchanged: left to adopt */
+	CHECK(fresh->rules[2].rl_adopt == 0 && fresh->rules[2].rl.t != NULL); /* new rate: a table of its own */
+	struct frame f;
+	struct pkt_spec s = {.src = "192.0.2.9", .sport = 1, .dport = 53};
+	build_frame(&f, &s);
+	uint64_t t0 = 5000000000ull;
+	CHECK(classify1(e, &f, t0, NULL) == FG_PASS && classify1(e, &f, t0, NULL) == FG_PASS);
+	CHECK(fg_engine_adopt_state(fresh, e) == 0);
+	CHECK(fresh->rules[1].rl.t == running_table && fresh->rules[1].rl_adopt == 0);
+	CHECK(e->rules[0].rl.t == NULL); /* the running engine gave its table up: it is freed next, unused */
+	CHECK(classify1(fresh, &f, t0 + 1, NULL) == FG_PASS); /* third of three, carried over */
+	CHECK(classify1(fresh, &f, t0 + 2, NULL) == FG_DROP);
+	fg_engine_free(e);
+	/* adopt from an engine that is not the compile's tables_from (no twin): the table is allocated there */
+	struct fg_engine *other = compile("default drop\nrule ok pass udp\n");
+	struct fg_engine *again = compile_for_reload(
+		"default drop\nrule lim ratelimit 10/s burst 3 table 4096\nrule ok pass udp\n", fresh);
+	if (other && again) {
+		CHECK(again->rules[0].rl.t == NULL);
+		CHECK(fg_engine_adopt_state(again, other) == 0 && again->rules[0].rl.t != NULL);
+		for (int i = 0; i < 3; i++) /* an empty table: a full burst again */
+			CHECK(classify1(again, &f, t0 + 2, NULL) == FG_PASS);
+		CHECK(classify1(again, &f, t0 + 2, NULL) == FG_DROP);
+	}
+	fg_engine_free(other);
+	fg_engine_free(again);
 	fg_engine_free(fresh);
 }
 
@@ -478,6 +533,7 @@ void test_engine(void)
 	test_first_match();
 	test_terms();
 	test_ratelimit();
+	test_reload_keeps_tables_without_twins();
 	test_ratelimit_rule_by_rule();
 	test_rule_by_rule_64();
 	test_ratelimit_hash();
