@@ -94,7 +94,8 @@ struct fg_engine *fg_rules_reload_file(const char *path, const struct fg_engine 
 	return load_path(path, running, err, errlen);
 }
 
-struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_dir, char *err, size_t errlen)
+struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_dir, const struct fg_engine *running,
+				   char *err, size_t errlen)
 {
 	/* room for one byte past the limit: a stream that fills it is too big */
 	size_t cap = 1 << 16, n = 0;
@@ -132,5 +133,5 @@ struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_di
 		free(text);
 		return NULL;
 	}
-	return compile_text(text, n, base_dir, name, NULL, err, errlen);
+	return compile_text(text, n, base_dir, name, running, err, errlen);
 }

@@ -15,7 +15,9 @@ struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen)
 struct fg_engine *fg_rules_reload_file(const char *path, const struct fg_engine *running, char *err,
 				       size_t errlen);
 /* The same from an open descriptor read to its end (e.g. stdin: rules rendered elsewhere, checked before they
- * are written), relative src-file paths against base_dir; name stands for the file in messages. */
-struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_dir, char *err, size_t errlen);
+ * are written), relative src-file paths against base_dir; name stands for the file in messages; running as
+ * for fg_rules_reload_file, or NULL. */
+struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_dir, const struct fg_engine *running,
+				   char *err, size_t errlen);
 
 #endif

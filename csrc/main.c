@@ -20,7 +20,7 @@
 	"                    [--mlock]\n"                                                                     \
 	"       floodgate-rx --backend pcap --pcap IN.pcap --rules FILE [--write-pass OUT.pcap]\n"            \
 	"                    [--explain OUT.tsv] [--stats-json PATH]\n"                                        \
-	"       floodgate-rx --check-rules --rules FILE|- [--rules-dir DIR]\n"                                 \
+	"       floodgate-rx --check-rules --rules FILE|- [--rules-dir DIR] [--reload-of RUNNING]\n"          \
 	"       floodgate-rx --help\n"                                                                         \
 	"The pcap backend prints its final stats as one JSON object on stdout. Rules: docs/rules-format.md\n"
 
@@ -49,8 +49,11 @@
 	"  --write-pass OUT.pcap  pcap: write the passed frames here\n"                                         \
 	"  --explain OUT.tsv      pcap: one line per frame with the rule that decided it\n"                     \
 	"  --check-rules          compile the --rules file as the receiver would, print its rule count and\n"   \
-	"                         exit: 0 when it compiles, 2 with the first error (changes nothing)\n"        \
+	"                         the memory the compile took at its peak, and exit: 0 when it compiles, 2\n"  \
+	"                         with the first error (changes nothing)\n"                                  \
 	"  --rules-dir DIR        --check-rules --rules - (stdin): where its relative src-file paths resolve\n"  \
+	"  --reload-of RUNNING    --check-rules: as a reload from the rules file RUNNING would, both rule\n"     \
+	"                         sets held at once (unchanged rate-limit tables shared) in the peak\n"         \
 	"  --help                 this text\n"
 
 static int usage_error(const char *fmt, const char *arg)
@@ -104,34 +107,67 @@ static int refuse_abbreviations(int argc, char **argv, const struct option *opts
 enum {
 	OPT_BACKEND = 256, OPT_INTERFACE, OPT_QUEUE, OPT_CPU, OPT_RULES, OPT_STATS_JSON, OPT_STATS_PROM,
 	OPT_STATS_INTERVAL, OPT_INJECT_DEV, OPT_ZEROCOPY, OPT_MLOCK, OPT_PCAP, OPT_WRITE_PASS, OPT_EXPLAIN, OPT_HELP,
-	OPT_XDP_TAKEOVER, OPT_COALESCE_US, OPT_CHECK_RULES, OPT_RULES_DIR,
+	OPT_XDP_TAKEOVER, OPT_COALESCE_US, OPT_CHECK_RULES, OPT_RULES_DIR, OPT_RELOAD_OF,
 };
 
+/* The process's resident set now (VmRSS) or at its peak (VmHWM), in KiB; -1 when /proc cannot say. */
+static long status_kib(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	if (!f)
+		return -1;
+	char line[256];
+	long kib = -1;
+	size_t n = strlen(field);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, n) == 0 && line[n] == ':') {
+			kib = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kib;
+}
+
 /* --check-rules: compile the rules as a receiver would at start or on SIGHUP (src-file paths against the file's
- * own directory, or --rules-dir for stdin), say how many rules, change nothing. */
-static int check_rules(const char *path, const char *dir)
+ * own directory, or --rules-dir for stdin), say how many rules and how much memory the compile took at its
+ * peak, change nothing. reload_of: the rules file the receiver runs now, compiled first and held, so that the
+ * peak is a reload's (both engines, the new one without the tables it would take over). The peak is measured
+ * (VmHWM over VmRSS before), not estimated: the same code allocates and touches the same memory here. */
+static int check_rules(const char *path, const char *dir, const char *reload_of)
 {
 	char err[640];
-	struct fg_engine *e;
-	if (strcmp(path, "-") == 0) {
-		if (!dir)
-			return usage_error("%s--rules - (stdin) needs --rules-dir DIR: where its relative src-file paths "
-					   "resolve (the directory the rules file will be written to)",
-					   "");
-		e = fg_rules_load_fd(0, "stdin", dir, err, sizeof(err));
-	} else {
-		if (dir)
-			return usage_error("%s--rules-dir is for --rules - only: a rules file's src-file paths resolve "
-					   "against its own directory",
-					   "");
-		e = fg_rules_load_file(path, err, sizeof(err));
+	struct fg_engine *e, *running = NULL;
+	if (strcmp(path, "-") == 0 && !dir)
+		return usage_error("%s--rules - (stdin) needs --rules-dir DIR: where its relative src-file paths "
+				   "resolve (the directory the rules file will be written to)",
+				   "");
+	if (strcmp(path, "-") != 0 && dir)
+		return usage_error("%s--rules-dir is for --rules - only: a rules file's src-file paths resolve "
+				   "against its own directory",
+				   "");
+	long before = status_kib("VmRSS");
+	if (reload_of) {
+		/* a file in force that does not compile (edited since the receiver read it): measured as a start */
+		running = fg_rules_load_file(reload_of, err, sizeof(err));
+		if (!running)
+			fprintf(stderr, "floodgate-rx: --reload-of: %s: measured without it, as a start\n", err);
 	}
+	if (strcmp(path, "-") == 0)
+		e = fg_rules_load_fd(0, "stdin", dir, running, err, sizeof(err));
+	else
+		e = fg_rules_reload_file(path, running, err, sizeof(err));
 	if (!e) {
 		fprintf(stderr, "floodgate-rx: rules refused: %s\n", err);
+		fg_engine_free(running);
 		return 2;
 	}
-	printf("rules ok: %u rules\n", fg_engine_rule_count(e));
-	fg_engine_free(e);
+	long peak = status_kib("VmHWM");
+	printf("rules ok: %u rules", fg_engine_rule_count(e));
+	if (before >= 0 && peak >= before)
+		printf(", peak memory %ld KiB%s", peak - before, running ? " (a reload, both rule sets)" : "");
+	printf("\n");
+	fg_engine_free(e); /* tables left to adopt are not its own: nothing of running's is freed twice */
+	fg_engine_free(running);
 	return 0;
 }
 
@@ -157,11 +193,12 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, OPT_HELP},
 		{"check-rules", no_argument, NULL, OPT_CHECK_RULES},
 		{"rules-dir", required_argument, NULL, OPT_RULES_DIR},
+		{"reload-of", required_argument, NULL, OPT_RELOAD_OF},
 		{NULL, 0, NULL, 0},
 	};
 	struct fg_live_opts lo = {.cpu = -1, .stats_interval_ms = 1000, .zerocopy = -1, .coalesce_us = 50};
 	struct fg_pcap_opts po = {0};
-	const char *backend = NULL, *rules_dir = NULL;
+	const char *backend = NULL, *rules_dir = NULL, *reload_of = NULL;
 	int have_queue = 0, live_only = 0, pcap_only = 0, check_only = 0;
 	const char *live_opt = NULL, *pcap_opt = NULL, *af_xdp_opt = NULL;
 	unsigned long v;
@@ -260,6 +297,9 @@ int main(int argc, char **argv)
 		case OPT_RULES_DIR:
 			rules_dir = optarg;
 			break;
+		case OPT_RELOAD_OF:
+			reload_of = optarg;
+			break;
 		case OPT_HELP:
 			fputs(HELP, stdout);
 			return 0;
@@ -276,13 +316,16 @@ int main(int argc, char **argv)
 		return usage_error("unexpected argument '%s' (all arguments are --options)", argv[optind]);
 	if (check_only) {
 		if (backend || live_only || pcap_only || lo.stats_json_path)
-			return usage_error("%s--check-rules takes only --rules FILE|- and --rules-dir DIR", "");
+			return usage_error("%s--check-rules takes only --rules FILE|-, --rules-dir DIR and --reload-of FILE",
+					   "");
 		if (!po.rules_path)
 			return usage_error("%s--check-rules needs --rules FILE (or - for stdin, with --rules-dir DIR)", "");
-		return check_rules(po.rules_path, rules_dir);
+		return check_rules(po.rules_path, rules_dir, reload_of);
 	}
 	if (rules_dir)
 		return usage_error("%s--rules-dir applies to --check-rules only", "");
+	if (reload_of)
+		return usage_error("%s--reload-of applies to --check-rules only", "");
 	if (!backend)
 		return usage_error("%s--backend is required (af_xdp, netmap or pcap)", "");
 	if (!po.rules_path)

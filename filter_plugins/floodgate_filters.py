@@ -7,6 +7,7 @@
                                                                   dst_ip: 198.51.100.0, dst_ip_mask: 0.0.0.255}]
     {{ {'receiver_rules': 'x'} | role_argument_errors('receiver', 'started') }}
                                                              -> ["Validation of arguments failed: ..."]
+    {{ '512M' | systemd_bytes }}                             -> 536870912 (None for infinity)
 
 The rule logic lives in module_utils/floodgate/ntuple.py (standard library only) so the filters and the
 ethtool_ntuple module validate rules identically; it is loaded by path because controller-side plugins do
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -231,6 +233,28 @@ def role_argument_names(role: str, entry: str = "main") -> list[str]:
     return sorted(_role_options(str(role), str(entry)))
 
 
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)([BKMGTPE]?)")
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
+
+
+def systemd_bytes(value: Any, total: Any = None, what: str = "receiver_memory_max") -> int | None:
+    """A systemd memory size (MemoryMax=) in bytes: bytes with an optional B, K, M, G, T, P or E suffix (powers
+    of 1024, upper case, as systemd's parse_size reads them), or N% of `total` (the host's memory); None for no limit ("infinity" or empty)."""
+    text = str(value if value is not None else "").strip()
+    if text in ("", "infinity"):
+        return None
+    m = _SIZE.fullmatch(text)
+    if m:
+        return int(float(m[1]) * 1024 ** "BKMGTPE".index(m[2] or "B"))
+    m = _PERCENT.fullmatch(text)
+    if m and total is not None:
+        return int(int(total) * float(m[1]) / 100)
+    raise AnsibleFilterError(
+        f"{what} '{text}' is not a systemd memory size: give bytes with a K, M, G or T suffix (512M), a percentage"
+        " of the host's memory (50%) or infinity"
+    )
+
+
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
@@ -240,4 +264,5 @@ class FilterModule:
             "flow_spec_text": flow_spec_text,
             "role_argument_errors": role_argument_errors,
             "role_argument_names": role_argument_names,
+            "systemd_bytes": systemd_bytes,
         }

@@ -55,6 +55,12 @@ options:
     description: The receiver binary on the host.
     type: path
     default: /usr/local/sbin/floodgate-rx
+  rules_running:
+    description:
+      - The rules file of the receiver instance these rules are for. When it exists (the receiver is configured,
+        and a re-run reaches it by a reload), I(rules) are compiled as a reload from it would compile them
+        (C(--reload-of)), and C(rules_memory_kib) is the reload's peak, both rule sets held at once.
+    type: path
 notes:
   - Supports check mode (it never changes anything).
 seealso:
@@ -104,6 +110,11 @@ cpus_online:
   type: list
   elements: int
   sample: [0, 1, 2, 3]
+mem_total_kib:
+  description: The host's memory (physical pages), in KiB; what a C(MemoryMax=N%) is a percentage of.
+  returned: always
+  type: int
+  sample: 24731648
 nproc:
   description: The number of online CPUs (C(getconf _NPROCESSORS_ONLN)).
   returned: always
@@ -129,12 +140,24 @@ rules_error:
   returned: always
   type: str
   sample: "stdin: line 5: rule 'bad': bad prefix '10.0.0.0/33': prefix length must be 0-32"
+rules_memory_kib:
+  description: >-
+    The memory the compile of I(rules) took at its peak on the host, measured by the receiver binary (a start's, or
+    with I(rules_running) a reload's); null when the rules were not checked or the binary does not measure it.
+  returned: always
+  type: int
+  sample: 262308
+rules_memory_reload:
+  description: Whether C(rules_memory_kib) is a reload's (from I(rules_running), both rule sets held at once).
+  returned: always
+  type: bool
 """
 
 import json
 import os
+import re
 import subprocess
-from typing import Any
+from typing import Any, NamedTuple
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.floodgate.snapshot import gather_or_fail, restorable
@@ -184,13 +207,26 @@ def online_cpus(root: str = "/") -> list[int]:
 
 REFUSED = "floodgate-rx: rules refused: "
 CHECK_TIMEOUT_S = 120  # a 1M-prefix src-file compiles in ~1 s
+PEAK = re.compile(r"^rules ok: \d+ rules, peak memory (\d+) KiB( \(a reload)?", re.M)
 
 
-def check_rules(module: AnsibleModule, rules: str, rules_dir: str, binary: str) -> tuple[bool, str | None]:
-    """(checked, error): the rules compiled by the host's receiver binary from stdin, nothing written."""
+class Checked(NamedTuple):
+    checked: bool = False
+    error: str | None = None
+    peak_kib: int | None = None
+    reload: bool = False
+
+
+def check_rules(
+    module: AnsibleModule, rules: str, rules_dir: str, binary: str, running: str | None
+) -> Checked:
+    """The rules compiled by the host's receiver binary from stdin, as a reload from running when that file
+    exists; nothing written."""
     if not os.access(binary, os.X_OK):
-        return False, None
+        return Checked()
     cmd = [binary, "--check-rules", "--rules", "-", "--rules-dir", rules_dir]
+    if running and os.path.isfile(running):
+        cmd += ["--reload-of", running]
     try:
         # communicate(), not run_command(data=): a binary that exits without reading all of stdin (one from before
         # --check-rules, or rules past the 16 MiB limit) closes the pipe, which is its answer, not an error here
@@ -205,11 +241,12 @@ def check_rules(module: AnsibleModule, rules: str, rules_dir: str, binary: str) 
         module.fail_json(msg=f"cannot run {binary}: {err}. Nothing was changed.", cmd=cmd)
     rc, err = proc.returncode, proc.stderr.decode(errors="replace")
     if rc == 0:
-        return True, None
+        peak = PEAK.search(proc.stdout.decode(errors="replace"))
+        return Checked(True, None, int(peak[1]), bool(peak[2])) if peak else Checked(True)
     first = err.strip().splitlines()[0] if err.strip() else ""
     if first.startswith(REFUSED):
-        return True, first[len(REFUSED) :]
-    return False, None  # a receiver binary from before --check-rules: its start checks the rules
+        return Checked(True, first[len(REFUSED) :])
+    return Checked()  # a receiver binary from before --check-rules (or --reload-of): its start checks them
 
 
 def main() -> None:
@@ -222,6 +259,7 @@ def main() -> None:
             "rules": {"type": "str"},
             "rules_dir": {"type": "path", "default": "/etc/floodgate"},
             "rules_binary": {"type": "path", "default": "/usr/local/sbin/floodgate-rx"},
+            "rules_running": {"type": "path"},
         },
         supports_check_mode=True,
     )
@@ -237,10 +275,16 @@ def main() -> None:
     if exists and module.params["gather_nic"]:
         nic = gather_or_fail(module, module.params["ethtool_path"], iface)
     rules: str | None = module.params["rules"]
-    checked, rules_error = (
-        check_rules(module, rules, module.params["rules_dir"], module.params["rules_binary"])
+    ck = (
+        check_rules(
+            module,
+            rules,
+            module.params["rules_dir"],
+            module.params["rules_binary"],
+            module.params["rules_running"],
+        )
         if rules
-        else (False, None)
+        else Checked()
     )
     module.exit_json(
         changed=False,
@@ -250,10 +294,13 @@ def main() -> None:
         snapshot=snapshot,
         cpus_online=cpus,
         nproc=len(cpus),
+        mem_total_kib=os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 1024,
         nic=nic,
         restorable=restorable(nic) if nic is not None else None,
-        rules_checked=checked,
-        rules_error=rules_error,
+        rules_checked=ck.checked,
+        rules_error=ck.error,
+        rules_memory_kib=ck.peak_kib,
+        rules_memory_reload=ck.reload,
     )
 
 

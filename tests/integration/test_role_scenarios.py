@@ -252,6 +252,36 @@ def test_mitigate_check_diff_status_and_undo(lab: dict[str, str], tmp_path: Path
     stats = json.loads(edge1("cat", "/run/floodgate/rx-eth1-4.json").stdout)
     assert (stats["reloads"], stats["reload_errors"]) == (0, 0), stats
 
+    # Rules that compile but whose memory (a 4M-source rate limit: a 64 MiB table, measured by the compile on the
+    # host, as a reload from the rules in force) and the receiver's own do not fit the unit's MemoryMax: refused
+    # before the OOM killer would stop the receiver in the middle of the reload; nothing changes.
+    limit = {"name": "lim", "action": "ratelimit 100/s burst 200 table 4194304", "match": "udp dport 53"}
+    big = json.dumps(
+        {
+            "receiver_rules": [
+                {"name": "dns_queries", "action": "pass", "match": "udp dport 53 dns-valid"},
+                limit,
+            ],
+            "receiver_memory_max": "100M",
+        }
+    )
+    refused = ansible(lab, str(ROOT / "mitigate.yml"), "-l", "edge1", "-e", "queue=4", "-e", big)
+    save_log("playbook-mitigate-memory", refused)
+    out = plain(refused.stdout)
+    assert refused.returncode != 0, out[-6000:]
+    m = re.search(
+        r"PREFLIGHT rules need more memory than the receiver may use: compiled on edge1 \(\S+ --check-rules, as a "
+        r"reload from the rules in force, both sets held at once\), the rules for eth1 queue 4 took ([0-9.]+) MiB at "
+        r"their peak; with the receiver's own 64M that is over its unit's MemoryMax=100M \(100.0 MiB\)",
+        out,
+    )
+    assert m and 64 <= float(m[1]) < 80, out[-6000:]
+    assert "MITIGATION FAILED" not in out and "rolled back" not in out, out[-6000:]
+    assert edge1("systemctl", "show", "-p", "MainPID", unit).stdout == pid
+    assert edge1("cat", RULES_FILE).stdout == rules
+    stats = json.loads(edge1("cat", "/run/floodgate/rx-eth1-4.json").stdout)
+    assert (stats["reloads"], stats["reload_errors"]) == (0, 0), stats
+
     start = time.monotonic()
     undone = ansible(lab, str(ROOT / "unmitigate.yml"), "-l", "edge1")
     timings["unmitigate"] = time.monotonic() - start

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 import subprocess
 from pathlib import Path
@@ -191,7 +192,7 @@ def test_check_rules_compiles_as_the_receiver_would(tmp_path: Path) -> None:
     text = "default drop\nrule frags drop fragment\nrule clients pass src-file clients.txt udp dport 53 dns-valid\n"
     (etc / "rules.conf").write_text(text)
     r = _run("--check-rules", "--rules", str(etc / "rules.conf"))
-    assert r.stdout == "rules ok: 2 rules\n" and r.stderr == ""
+    assert re.fullmatch(r"rules ok: 2 rules, peak memory \d+ KiB\n", r.stdout) and r.stderr == "", r
 
     def stdin(rules: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -203,7 +204,7 @@ def test_check_rules_compiles_as_the_receiver_would(tmp_path: Path) -> None:
         )
 
     r = stdin(text, "--rules-dir", str(etc))
-    assert (r.returncode, r.stdout) == (0, "rules ok: 2 rules\n"), r.stderr
+    assert r.returncode == 0 and re.fullmatch(r"rules ok: 2 rules, peak memory \d+ KiB\n", r.stdout), r
     r = stdin(
         text, "--rules-dir", str(elsewhere)
     )  # no clients.txt there: the path resolved against --rules-dir
@@ -222,7 +223,7 @@ def test_check_rules_compiles_as_the_receiver_would(tmp_path: Path) -> None:
         ([], "--rules - (stdin) needs --rules-dir DIR"),
         (
             ["--rules-dir", str(etc), "--backend", "pcap"],
-            "--check-rules takes only --rules FILE|- and --rules-dir",
+            "--check-rules takes only --rules FILE|-, --rules-dir DIR and --reload-of FILE",
         ),
     ):
         r = stdin(text, *args)
@@ -235,3 +236,48 @@ def test_check_rules_compiles_as_the_receiver_would(tmp_path: Path) -> None:
     assert "--check-rules needs --rules FILE" in r.stderr
     r = _run("--backend", "pcap", "--rules", str(etc / "rules.conf"), "--rules-dir", str(etc), check_rc=2)
     assert "--rules-dir applies to --check-rules only" in r.stderr
+    r = _run("--backend", "pcap", "--rules", str(etc / "rules.conf"), "--reload-of", str(etc), check_rc=2)
+    assert "--reload-of applies to --check-rules only" in r.stderr
+
+
+def peak_kib(r: subprocess.CompletedProcess[str]) -> int:
+    m = re.fullmatch(
+        r"rules ok: \d+ rules, peak memory (\d+) KiB( \(a reload, both rule sets\))?\n", r.stdout
+    )
+    assert m and r.returncode == 0, r
+    return int(m[1])
+
+
+def test_check_rules_measures_the_memory_a_start_or_a_reload_takes(tmp_path: Path) -> None:
+    """--check-rules says how much memory the compile took at its peak, measured in the process (VmHWM over the
+    resident set before): a 4M-source rate-limit table (64 MiB, zeroed whole) is in it. --reload-of RUNNING
+    measures a reload from the rules in force: both rule sets at once, where a rate limit that keeps its name,
+    rate, burst and size shares the running table (no second 64 MiB) and a changed one has its own."""
+    table_kib = 4_194_304 // 4 * 64 // 1024
+    limit = "rule lim ratelimit 100/s burst 200 table 4194304\n"
+    running = tmp_path / "running.conf"
+    running.write_text("default drop\n" + limit)
+    same = tmp_path / "same.conf"
+    same.write_text("default drop\nrule ok pass udp dport 53\n" + limit)
+    changed = tmp_path / "changed.conf"
+    changed.write_text("default drop\n" + limit.replace("100/s", "50/s"))
+    alone = peak_kib(_run("--check-rules", "--rules", str(running)))
+    assert table_kib <= alone < table_kib + 16 * 1024
+    shared = peak_kib(_run("--check-rules", "--rules", str(same), "--reload-of", str(running)))
+    assert table_kib <= shared < table_kib + 16 * 1024, (alone, shared)
+    both = peak_kib(_run("--check-rules", "--rules", str(changed), "--reload-of", str(running)))
+    assert 2 * table_kib <= both < 2 * table_kib + 16 * 1024, (alone, both)
+    r = subprocess.run(
+        [RX, "--check-rules", "--rules", "-", "--rules-dir", str(tmp_path), "--reload-of", str(running)],
+        input=changed.read_text(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert 2 * table_kib <= peak_kib(r)
+    (tmp_path / "broken.conf").write_text("rule x\n")
+    # rules in force that do not compile (edited since the receiver read them): measured as a start, and said
+    r = _run("--check-rules", "--rules", str(same), "--reload-of", str(tmp_path / "broken.conf"))
+    assert re.fullmatch(r"rules ok: 2 rules, peak memory \d+ KiB\n", r.stdout), r
+    assert r.stderr.startswith(f"floodgate-rx: --reload-of: {tmp_path / 'broken.conf'}: line 1: "), r.stderr
+    assert r.stderr.endswith(": measured without it, as a start\n"), r.stderr

@@ -212,3 +212,36 @@ def test_role_argument_names_and_errors_refuse_what_they_cannot_check() -> None:
         ff.role_argument_names("receiver", "nope")
     with pytest.raises(AnsibleFilterError, match="expected a dict"):
         ff.role_argument_errors(["receiver_rules"], "receiver")
+
+
+@pytest.mark.parametrize(
+    ("value", "total", "expected"),
+    [
+        ("512M", None, 512 << 20),
+        ("1G", None, 1 << 30),
+        ("1.5G", None, 3 << 29),
+        ("300K", None, 300 << 10),
+        ("4096", None, 4096),
+        ("4096B", None, 4096),
+        (4096, None, 4096),
+        ("2T", None, 2 << 40),
+        ("infinity", None, None),
+        ("", None, None),
+        (None, None, None),
+        ("50%", 8 << 30, 4 << 30),
+    ],
+)
+def test_systemd_bytes_reads_memory_max_as_systemd_does(
+    value: object, total: int | None, expected: int
+) -> None:
+    """MemoryMax= sizes (systemd.resource-control(5)): bytes, K/M/G/T suffixes in powers of 1024, a percentage of
+    the host's memory, or infinity (no limit: None)."""
+    assert ff.systemd_bytes(value, total) == expected
+
+
+@pytest.mark.parametrize("value", ["5X", "512 M", "-1M", "512m", "5KB", "50%", "lots"])
+def test_systemd_bytes_refuses_what_systemd_would_not_take(value: str) -> None:
+    with pytest.raises(
+        AnsibleFilterError, match=f"receiver_memory_max '{value}' is not a systemd memory size"
+    ):
+        ff.systemd_bytes(value)  # a percentage needs the host's memory

@@ -365,9 +365,26 @@ def test_host_facts_compiles_the_rules_with_the_receiver_on_the_host(tmp_path: P
     args = {"interface": "lo", "gather_nic": False, "rules_dir": str(tmp_path), "rules_binary": str(binary)}
     res = run_module("floodgate_host_facts", dict(args, rules=good))
     assert (res["rules_checked"], res["rules_error"]) == (True, None), res
+    assert 0 < res["rules_memory_kib"] < 16 * 1024, res
+    # the memory measured: a 4M-source rate limit's 64 MiB table; as a reload from the rules file in force
+    # (rules_running), the running table shared when the limit is unchanged, a second one when it changes
+    limit, table_kib = "rule lim ratelimit 100/s burst 200 table 4194304\n", 64 * 1024
+    running = tmp_path / "rules-eth1-4.conf"
+    res = run_module("floodgate_host_facts", dict(args, rules=good + limit, rules_running=str(running)))
+    assert table_kib <= res["rules_memory_kib"] < table_kib + 16 * 1024, res  # no such file: a start
+    assert res["rules_memory_reload"] is False
+    running.write_text(good + limit)
+    res = run_module("floodgate_host_facts", dict(args, rules=good + limit, rules_running=str(running)))
+    assert table_kib <= res["rules_memory_kib"] < table_kib + 16 * 1024, res
+    assert res["rules_memory_reload"] is True
+    changed = good + limit.replace("100/s", "50/s")
+    res = run_module("floodgate_host_facts", dict(args, rules=changed, rules_running=str(running)))
+    assert 2 * table_kib <= res["rules_memory_kib"] < 2 * table_kib + 16 * 1024, res
+    running.unlink()
     res = run_module("floodgate_host_facts", dict(args, rules=good.replace("clients.txt", "missing.txt")))
     assert res["rules_checked"] is True and res.get("failed") is not True
     assert res["rules_error"].startswith("stdin: line 2: rule 'clients': src-file 'missing.txt'"), res
+    assert res["rules_memory_kib"] is None
     res = run_module(
         "floodgate_host_facts", dict(args, rules_binary=str(tmp_path / "none"), rules=good + "x\n")
     )
