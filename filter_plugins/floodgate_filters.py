@@ -239,7 +239,8 @@ _PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
 
 def systemd_bytes(value: Any, total: Any = None, what: str = "receiver_memory_max") -> int | None:
     """A systemd memory size (MemoryMax=) in bytes: bytes with an optional B, K, M, G, T, P or E suffix (powers
-    of 1024, upper case, as systemd's parse_size reads them), or N% of `total` (the host's memory); None for no limit ("infinity" or empty)."""
+    of 1024, upper case, as systemd's parse_size reads them), or N% of `total` (the host's memory); None for no
+    limit ("infinity" or empty)."""
     text = str(value if value is not None else "").strip()
     if text in ("", "infinity"):
         return None

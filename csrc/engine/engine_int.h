@@ -66,6 +66,7 @@ struct fg_rule {
 	struct fg_rl rl;
 	uint64_t rl_rate, rl_burst, rl_entries;
 	uint8_t rl_adopt; /* rl.t NULL: the table is the running engine's, moved in by fg_engine_adopt_state */
+	uint32_t twin;    /* compiled with tables_from: 1 + the index of its rule of the same name there, 0 none */
 	char name[FG_NAME_MAX + 1];
 };
 
@@ -131,6 +132,8 @@ struct fg_engine {
 		struct fg_rl *rl0;    /* rl's table, NULL when none */
 	} flist[4];
 	uint8_t fast_off;       /* fg_engine_set_fast_path(e, 0): every frame takes the general path */
+	uint64_t id;            /* this compile's number, never reused in the process */
+	uint64_t twins_of;      /* the id of the tables_from engine its rules' twin indexes are for, 0 none */
 	uint8_t verdict_of[FG_RULES_MAX + 1]; /* [0]: the default's verdict, [k + 1]: rule k's (FG_PASS/FG_DROP) */
 };
 

@@ -213,7 +213,13 @@ static void test_reload_keeps_tables_without_twins(void)
 	build_frame(&f, &s);
 	uint64_t t0 = 5000000000ull;
 	CHECK(classify1(e, &f, t0, NULL) == FG_PASS && classify1(e, &f, t0, NULL) == FG_PASS);
+	/* the rules were matched by name in the compile: the swap looks nothing up */
+	CHECK(fresh->twins_of == e->id && fresh->rules[0].twin == 0 && fresh->rules[1].twin == 1 &&
+	      fresh->rules[3].twin == 3);
 	CHECK(fg_engine_adopt_state(fresh, e) == 0);
+	uint64_t hits = 0;
+	fg_engine_rule_info(fresh, 3, NULL, NULL, &hits);
+	CHECK(hits == 2); /* 'ok' passed both, its counter carried from e's rule 2 */
 	CHECK(fresh->rules[1].rl.t == running_table && fresh->rules[1].rl_adopt == 0);
 	CHECK(e->rules[0].rl.t == NULL); /* the running engine gave its table up: it is freed next, unused */
 	CHECK(classify1(fresh, &f, t0 + 1, NULL) == FG_PASS); /* third of three, carried over */
@@ -224,8 +230,11 @@ static void test_reload_keeps_tables_without_twins(void)
 	struct fg_engine *again = compile_for_reload(
 		"default drop\nrule lim ratelimit 10/s burst 3 table 4096\nrule ok pass udp\n", fresh);
 	if (other && again) {
-		CHECK(again->rules[0].rl.t == NULL);
+		CHECK(again->rules[0].rl.t == NULL && again->twins_of == fresh->id && again->rules[1].twin == 4);
+		CHECK(classify1(other, &f, t0, NULL) == FG_PASS);
 		CHECK(fg_engine_adopt_state(again, other) == 0 && again->rules[0].rl.t != NULL);
+		fg_engine_rule_info(again, 1, NULL, NULL, &hits);
+		CHECK(hits == 1); /* by name, from other's rule 0 (twin 4 is fresh's index, not other's) */
 		for (int i = 0; i < 3; i++) /* an empty table: a full burst again */
 			CHECK(classify1(again, &f, t0 + 2, NULL) == FG_PASS);
 		CHECK(classify1(again, &f, t0 + 2, NULL) == FG_DROP);
