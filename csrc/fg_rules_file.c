@@ -31,7 +31,7 @@ static struct fg_engine *compile_text(char *text, size_t n, const char *dir, con
 	return e;
 }
 
-static struct fg_engine *load_path(const char *path, const struct fg_engine *running, char *err, size_t errlen)
+struct fg_engine *fg_rules_reload_file(const char *path, const struct fg_engine *running, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -86,12 +86,7 @@ static struct fg_engine *load_path(const char *path, const struct fg_engine *run
 
 struct fg_engine *fg_rules_load_file(const char *path, char *err, size_t errlen)
 {
-	return load_path(path, NULL, err, errlen);
-}
-
-struct fg_engine *fg_rules_reload_file(const char *path, const struct fg_engine *running, char *err, size_t errlen)
-{
-	return load_path(path, running, err, errlen);
+	return fg_rules_reload_file(path, NULL, err, errlen);
 }
 
 struct fg_engine *fg_rules_load_fd(int fd, const char *name, const char *base_dir, const struct fg_engine *running,

@@ -129,14 +129,8 @@ struct fg_engine *fg_engine_compile_ex(const char *text, size_t len, const struc
 		fg_engine_free(e);
 		return NULL;
 	}
-	if (o && o->tables_from) { /* the rules matched by name here, in the compile, not at the swap */
-		const struct fg_engine *run = o->tables_from;
-		for (uint32_t i = 0; i < e->nrules; i++) {
-			const struct fg_rule *t = fg_engine_find_rule(run, e->rules[i].name);
-			e->rules[i].twin = t ? (uint32_t)(t - run->rules) + 1 : 0;
-		}
-		e->twins_of = run->id;
-	}
+	if (o && o->tables_from)
+		e->twins_of = o->tables_from->id; /* its rules' twin indexes (rules_parse.c) are into that engine */
 	return e;
 }
 

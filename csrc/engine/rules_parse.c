@@ -398,6 +398,10 @@ static int parse_rule(struct pctx *c, struct tok *t, size_t nt)
 	struct fg_rule *r = &e->rules[e->nrules++];
 	memset(r, 0, sizeof(*r));
 	memcpy(r->name, t[1].s, t[1].n);
+	if (c->o && c->o->tables_from) { /* matched by name here, in the compile, not at the swap */
+		const struct fg_rule *tw = fg_engine_find_rule(c->o->tables_from, r->name);
+		r->twin = tw ? (uint32_t)(tw - c->o->tables_from->rules) + 1 : 0;
+	}
 	r->line = c->line;
 	c->rule = r->name;
 	if (nt < 3)
@@ -498,7 +502,7 @@ static int parse_rule(struct pctx *c, struct tok *t, size_t nt)
 		const struct fg_engine *run = c->o ? c->o->tables_from : NULL;
 		if (fg_rl_params(&r->rl, r->rl_entries, r->rl_rate, r->rl_burst))
 			rc = fail(c, "a rate-limit table of %llu entries is too large", (unsigned long long)r->rl_entries);
-		else if (run && fg_rule_same_limit(r, fg_engine_find_rule(run, r->name)))
+		else if (r->twin && fg_rule_same_limit(r, &run->rules[r->twin - 1]))
 			r->rl_adopt = 1; /* the running engine's table moves in at the swap */
 		else if (fg_rl_alloc(&r->rl))
 			rc = fail(c, "out of memory for a rate-limit table of %llu entries",
