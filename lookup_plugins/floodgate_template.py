@@ -14,9 +14,9 @@ description:
     variables, same I(template_vars) and options). This plugin is that lookup, given the variables differently.
   - ansible.builtin.template deep-copies all of the host's variables (registered results included) before every
     file it renders, to add the template's own variables to a copy. On a fleet that copy was nearly all of the
-    lookup's cost (a third of the workers' CPU in a re-run of mitigate.yml, docs/fleet.md), the rendering itself a
-    few percent. Here the copy is of the top level only - the added variables go into a new mapping, the values
-    under it are shared with the task's.
+    lookup's cost (11-88 ms per file, about a tenth of the controller's CPU in a 20-edge mitigation,
+    docs/fleet.md), the reading and rendering 1.5-5.5 ms. Here the copy is of the top level only - the
+    added variables go into a new mapping, the values under it are shared with the task's.
   - For templates that change no variable, as floodgate's (they only read them). A template that mutates a
     variable's list or dictionary in place would change it for the rest of the task; use
     P(ansible.builtin.template#lookup) for such a template.
