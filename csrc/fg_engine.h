@@ -74,8 +74,8 @@ uint64_t fg_engine_ratelimit_evictions(const struct fg_engine *e);
  * fresh burst. Rules are matched by name. When fresh was compiled with tables_from = old, its compile matched
  * them already (this is then one pass over the rules: the swap runs on the packet loop's thread) and old is
  * left without the tables taken, so it must not classify again; otherwise the tables are swapped and old keeps
- * working with the fresh (empty) ones. Free old next. 0; -1 when a table fresh left to adopt has no twin in old (another engine than its tables_from)
- * and cannot be allocated: nothing changed, fresh cannot be used. */
+ * working with the fresh (empty) ones. Free old next. 0; -1 when a table fresh left to adopt has no twin in old
+ * (another engine than its tables_from) and cannot be allocated: nothing changed, fresh cannot be used. */
 int fg_engine_adopt_state(struct fg_engine *fresh, struct fg_engine *old);
 
 /* The fast path: frames of the usual flood shape (untagged IPv4 without options or fragmentation, UDP with

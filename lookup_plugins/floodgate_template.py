@@ -22,7 +22,9 @@ description:
     P(ansible.builtin.template#lookup) for such a template.
 options:
   _terms:
-    description: Template files, found in the role's or playbook's C(templates/) folders as ansible.builtin.template finds them.
+    description:
+      - Template files, found in the role's or playbook's C(templates/) folders as ansible.builtin.template finds
+        them.
     required: true
   template_vars:
     description: A dictionary whose keys become additional variables of the template.

@@ -88,11 +88,11 @@ def _switched_on(name: str) -> bool:
 # The controller's objects left out of every forked child's garbage collection. Each worker (one per host and task)
 # inherits the whole heap of ansible-playbook; when the worker's own allocations set off a full collection, Python
 # walks every inherited object too, and writes to each one's GC header, so every page of the heap is copied into the
-# worker. Counted with gc.callbacks in real 20-edge runs (2026-11-27, session 15): a full collection in 26 of ~230
-# workers of a mitigation and 53 of ~210 of a re-run, 70-108 ms each, 2.4 and 4.0 controller CPU s per run. In the
-# child, right after the fork, gc.freeze() moves what it inherited to the permanent generation (a list splice:
-# nothing is walked or written), so the child collects only what it allocates itself; the controller's process
-# collects as before. Python's documentation recommends freezing before a fork for this reason.
+# worker. Counted with gc.callbacks in real 20-edge runs (2026-11-27, session 15, docs/fleet.md): 40-61 full
+# collections in the workers of a run, ~68 ms each, 2.8-4.5 controller CPU s per run. In the child, right after the
+# fork, gc.freeze() moves what it inherited to the permanent generation (a splice of the generations' lists: no
+# object is walked), so the child collects only what it allocates itself; the controller's process collects as
+# before. (Python's documentation gives the same reason for gc.freeze() around fork.)
 # FLOODGATE_GC_FREEZE_CHILDREN=0 turns it off.
 def _freeze_inherited_objects() -> None:
     if _switched_on("FLOODGATE_GC_FREEZE_CHILDREN"):
