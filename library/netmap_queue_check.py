@@ -14,8 +14,8 @@ description:
   - 2. C(queue) - queue I(queue) exists (RSS ring count, else C(ethtool -l)).
   - 3. C(rss) - the queue has weight 0 in the RSS indirection table (C(ethtool -x)), so no normal traffic reaches it.
   - 4. C(ntuple) - the ntuple rules send traffic to the queue (C(ethtool -n)); with I(rules), each of them does.
-  - 5. C(nic_counter) - the queue's packet counter (C(ethtool -S)) rises by at least I(min_packets) over
-    I(sample_seconds).
+  - 5. C(nic_counter) - the queue's packet counter (C(ethtool -S)) rises by at least I(min_packets) during the
+    sample window (from I(min_seconds) to I(sample_seconds)).
   - 6. C(receiver) - over the same window the receiver's stats file (written by C(floodgate-rx)) was rewritten,
     names this interface, queue and backend, and its packet count rose by at least I(min_packets).
   - Not a link, a warning - when more than 1% of the queue's frames were dropped before the receiver read them
@@ -54,9 +54,19 @@ options:
     description: The receiver's stats JSON. Default C(/run/floodgate/rx-INTERFACE-QUEUE.json).
     type: path
   sample_seconds:
-    description: Length of the sample window; longer than the receiver's stats interval (1 s).
+    description:
+      - The longest the sample window lasts. The window ends earlier, but not before I(min_seconds), as soon as the
+        queue's counter and the receiver's stats have both risen by I(min_packets) and the receiver has rewritten
+        its stats; a link still unproven at I(sample_seconds) is broken.
+      - Longer than the receiver's stats interval (1 s), which a proof of the receiver waits for.
     type: float
     default: 3.0
+  min_seconds:
+    description:
+      - The shortest the sample window lasts, so that the drop shares of the warnings are measured over at least
+        the receiver's stats interval (1 s). Set it to I(sample_seconds) for a window of fixed length.
+      - At most I(sample_seconds). Default 1, or I(sample_seconds) when that is shorter.
+    type: float
   min_packets:
     description: Packets the queue and the receiver must each see during the window. 0 verifies an idle mitigation.
     type: int
@@ -65,7 +75,8 @@ options:
     description: Path of the ethtool binary. Default is C(ethtool) from PATH, C(/usr/sbin) or C(/sbin).
     type: str
 notes:
-  - Supports check mode (it never changes anything); it always waits I(sample_seconds).
+  - Supports check mode (it never changes anything). Once links 1-4 hold it waits from I(min_seconds) to
+    I(sample_seconds) - the window ends when its links are proven (about 1 s with a live receiver).
   - On veth (the lab) the per-queue counter is C(rx_queue_N_xdp_packets), which counts only while an XDP
     program is attached in native mode; the RSS table and ntuple rules there come from the lab's modelled
     ethtool front end.
@@ -130,6 +141,11 @@ nic_ring_drops:
     C(rx_no_dma_resources)); null when not sampled or when the driver has no such counter.
   returned: always
   type: int
+window_seconds:
+  description: How long the sample window lasted (null when not sampled).
+  returned: always
+  type: float
+  sample: 1.02
 receiver:
   description: The receiver's stats at the end of the window.
   returned: when sampled
@@ -165,6 +181,44 @@ def _nic_stats(module: AnsibleModule, ethtool: str, iface: str) -> dict[str, int
     return parse_stats(run(module, ethtool, iface, "reading NIC statistics", "-S", iface))
 
 
+# How often the window's end is checked: a read of the receiver's small stats file (ethtool only once it holds).
+POLL_SECONDS = 0.1
+
+
+def _sample(
+    module: AnsibleModule, ethtool: str, stats_path: str
+) -> tuple[dict[str, int], dict[str, int], dict[str, Any] | None, dict[str, Any] | None, float]:
+    """The queue's and the receiver's counters at both ends of the window, and its length (seconds, to 0.01).
+
+    The window lasts from min_seconds to sample_seconds: it ends at the first poll after min_seconds at which
+    the receiver has rewritten its stats and both counters rose by min_packets (the links the caller checks
+    then hold), else at sample_seconds. A NIC without a per-queue counter ends it at once (that link is broken
+    whatever the wait)."""
+    p = module.params
+    iface, queue, backend, min_packets = p["interface"], p["queue"], p["backend"], p["min_packets"]
+    start = time.monotonic()
+    stats_before = _nic_stats(module, ethtool, iface)
+    rx_before = read_receiver_stats(stats_path)
+    earliest, deadline = start + p["min_seconds"], start + p["sample_seconds"]
+    nic_before = rx_packets(stats_before, queue)
+    while True:
+        now = time.monotonic()
+        if nic_before is None or now >= deadline:
+            break
+        if now >= earliest:
+            rx_after = read_receiver_stats(stats_path)
+            if check_receiver(stats_path, iface, queue, backend, rx_before, rx_after, min_packets)[0]["ok"]:
+                stats_after = _nic_stats(module, ethtool, iface)
+                nic_after = rx_packets(stats_after, queue)
+                if nic_after is not None and nic_after - nic_before >= min_packets:
+                    return stats_before, stats_after, rx_before, rx_after, round(time.monotonic() - start, 2)
+        wake = min(deadline, now + POLL_SECONDS if now >= earliest else earliest)
+        time.sleep(max(0.0, wake - now))
+    stats_after = _nic_stats(module, ethtool, iface)
+    rx_after = read_receiver_stats(stats_path)
+    return stats_before, stats_after, rx_before, rx_after, round(time.monotonic() - start, 2)
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -174,6 +228,7 @@ def main() -> None:
             "rules": {"type": "list", "elements": "dict"},
             "stats_path": {"type": "path"},
             "sample_seconds": {"type": "float", "default": 3.0},
+            "min_seconds": {"type": "float"},
             "min_packets": {"type": "int", "default": 1},
             "ethtool_path": {"type": "str"},
         },
@@ -185,6 +240,13 @@ def main() -> None:
         module.fail_json(
             msg="queue and min_packets must be >= 0 and sample_seconds > 0. Nothing was checked."
         )
+    if p["min_seconds"] is None:
+        p["min_seconds"] = min(1.0, p["sample_seconds"])
+    if not 0 <= p["min_seconds"] <= p["sample_seconds"]:
+        module.fail_json(
+            msg=f"min_seconds ({p['min_seconds']:g}) must be from 0 to sample_seconds ({p['sample_seconds']:g}): "
+            "it is the shortest window, sample_seconds the longest. Nothing was checked."
+        )
     stats_path = p["stats_path"] or f"/run/floodgate/rx-{iface}-{queue}.json"
     result: dict[str, Any] = {
         "changed": False,
@@ -195,6 +257,7 @@ def main() -> None:
         "receiver_packets": None,
         "receiver_missed": None,
         "nic_ring_drops": None,
+        "window_seconds": None,
         "stats_path": stats_path,
     }
 
@@ -225,20 +288,17 @@ def main() -> None:
             finish(check_ntuple(nic, queue, p["rules"]))
         except ValueError as err:  # a malformed expected rule
             module.fail_json(msg=f"rules: {err}. Nothing was checked beyond the RSS table.", **result)
-        stats_before = _nic_stats(module, ethtool, iface)
-        rx_before = read_receiver_stats(stats_path)
-        time.sleep(p["sample_seconds"])
-        stats_after = _nic_stats(module, ethtool, iface)
-        rx_after = read_receiver_stats(stats_path)
+        stats_before, stats_after, rx_before, rx_after, window = _sample(module, ethtool, stats_path)
     except EthtoolError as err:
         fail(module, err, interface=iface, **result)
         return
+    result["window_seconds"] = window
     counter, result["nic_packets"] = check_nic_counter(
         iface,
         queue,
         rx_packets(stats_before, queue),
         rx_packets(stats_after, queue),
-        p["sample_seconds"],
+        window,
         p["min_packets"],
     )
     finish(counter)
@@ -255,11 +315,9 @@ def main() -> None:
         ring_drops(stats_before),
         ring_drops(stats_after),
         result["nic_packets"],
-        p["sample_seconds"],
+        window,
     )
-    result["receiver_missed"], rx_warning = receiver_missed(
-        iface, queue, rx_before, rx_after, p["sample_seconds"]
-    )
+    result["receiver_missed"], rx_warning = receiver_missed(iface, queue, rx_before, rx_after, window)
     for warning in (nic_warning, rx_warning):
         if warning:
             module.warn(warning)

@@ -341,6 +341,18 @@ def test_queue_check_full_chain_on_a_steered_queue(veth: Netns, steered: Path) -
             "receiver",
         ]
         assert res["nic_packets"] >= 50 and res["receiver_packets"] >= 50
+        # the window ends once both counters rose and the stats were rewritten, not before min_seconds (1 s) and
+        # long before a longest window of 30 s; a fixed one (min_seconds = sample_seconds) lasts its length
+        assert res["window_seconds"] >= 1.0, res
+        early = veth.run("netmap_queue_check", {**args, "sample_seconds": 30}, check=True)
+        assert early.get("ok") is True and 1.0 <= early["window_seconds"] < 10, early
+        fixed = veth.run(
+            "netmap_queue_check", {**args, "min_seconds": 2.5, "sample_seconds": 2.5}, check=True
+        )
+        assert fixed.get("ok") is True and fixed["window_seconds"] >= 2.5, fixed
+        assert fixed["links"][4]["detail"] == (
+            f"queue 4 received {fixed['nic_packets']} packets in {fixed['window_seconds']:g}s"
+        ), fixed
         # queue 3 still has RSS weight: the chain breaks at rss, before any sampling
         res3 = veth.run("netmap_queue_check", {**args, "queue": 3, "rules": None})
         assert res3["broken"] == "rss" and "queue 3 still gets normal traffic" in res3["msg"]
@@ -348,9 +360,16 @@ def test_queue_check_full_chain_on_a_steered_queue(veth: Netns, steered: Path) -
         for proc in (flood, receiver):
             proc.terminate()
             proc.wait(timeout=10)
-    # receiver gone: its stats file is no longer rewritten, and the check says so
+    # receiver gone: its stats file is no longer rewritten, and the check says so after its longest window
     res = veth.run("netmap_queue_check", {**args, "min_packets": 0})
     assert res["broken"] == "receiver" and "stalled or dead" in res["msg"], res
+    assert res["window_seconds"] >= 1.5, res
+    # a shortest window longer than the longest: refused before anything is read
+    bad = veth.run("netmap_queue_check", {**args, "min_seconds": 5})
+    assert bad.get("failed") and bad["msg"] == (
+        "min_seconds (5) must be from 0 to sample_seconds (1.5): it is the shortest window, sample_seconds the "
+        "longest. Nothing was checked."
+    ), bad
 
 
 PREVIEW_PLAY = """
