@@ -214,6 +214,50 @@ def test_mitigate_check_diff_status_and_undo(lab: dict[str, str], tmp_path: Path
     assert nic_facts(lab, tmp_path / "after-check") == before
     assert floodgate_files() == []
 
+    # A first mitigation (no receiver binary on the host yet) whose rules do not compile: the pre-flight has no
+    # binary to compile them with, so the receiver installed right after it compiles them, before the NIC is
+    # touched: refused with the compiler's message, no rollback, the NIC and floodgate's files as they were (the
+    # binary stays installed).
+    assert edge1("rm", "-f", "/usr/local/sbin/floodgate-rx").returncode == 0
+    bad = json.dumps(
+        {"receiver_rules": [{"name": "bad", "action": "pass", "match": "src 198.51.100.0/33 udp dport 53"}]}
+    )
+    first = ansible(lab, str(ROOT / "mitigate.yml"), "-l", "edge1", "-e", "queue=4", "-e", bad)
+    save_log("playbook-mitigate-first-bad-rules", first)
+    out = plain(first.stdout)
+    assert first.returncode != 0, out[-6000:]
+    assert "PREFLIGHT rules refused: the receiver's rules for eth1 queue 4 on edge1 do not compile" in out, (
+        out[-6000:]
+    )
+    assert "line 5: rule 'bad': bad prefix '198.51.100.0/33': prefix length must be 0-32" in out, out[-6000:]
+    assert "MITIGATION FAILED" not in out and "rolled back" not in out, out[-6000:]
+    assert nic_facts(lab, tmp_path / "after-first-bad-rules") == before
+    assert floodgate_files() == []
+    assert edge1("test", "-x", "/usr/local/sbin/floodgate-rx").returncode == 0
+    # A receiver that cannot be built fails before the NIC is touched too, and says so with its task.
+    failed = ansible(
+        lab,
+        str(ROOT / "mitigate.yml"),
+        "-l",
+        "edge1",
+        "-e",
+        "queue=4",
+        "-e",
+        "receiver_build_on=controller",
+        "-e",
+        "receiver_src_dir=/nonexistent-floodgate-src",
+    )
+    save_log("playbook-mitigate-no-build", failed)
+    out = plain(failed.stdout)
+    assert failed.returncode != 0, out[-6000:]
+    assert (
+        'NOT APPLIED: "Build floodgate-rx on the controller" failed: non-zero return code: make: '
+        "*** /nonexistent-floodgate-src: No such file or directory.  Stop. Nothing on the NIC was changed."
+    ) in out, out[-6000:]
+    assert "MITIGATION FAILED" not in out and "rolled back" not in out, out[-6000:]
+    assert nic_facts(lab, tmp_path / "after-no-build") == before
+    assert floodgate_files() == []
+
     start = time.monotonic()
     applied = ansible(
         lab, str(ROOT / "mitigate.yml"), "-l", "edge1", "-e", "queue=4", "-e", "verify_min_packets=0"
