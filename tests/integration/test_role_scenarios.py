@@ -214,10 +214,9 @@ def test_mitigate_check_diff_status_and_undo(lab: dict[str, str], tmp_path: Path
     assert nic_facts(lab, tmp_path / "after-check") == before
     assert floodgate_files() == []
 
-    # A first mitigation (no receiver binary on the host yet) whose rules do not compile: the pre-flight has no
-    # binary to compile them with, so the receiver installed right after it compiles them, before the NIC is
-    # touched: refused with the compiler's message, no rollback, the NIC and floodgate's files as they were (the
-    # binary stays installed).
+    # A first mitigation (no receiver binary on the host yet) whose rules do not compile: the receiver is installed
+    # before the pre-flight's read, which compiles them with it, before the NIC is touched: refused with the
+    # compiler's message, no rollback, the NIC and floodgate's files as they were (the binary stays installed).
     assert edge1("rm", "-f", "/usr/local/sbin/floodgate-rx").returncode == 0
     bad = json.dumps(
         {"receiver_rules": [{"name": "bad", "action": "pass", "match": "src 198.51.100.0/33 udp dport 53"}]}
