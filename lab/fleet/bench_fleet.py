@@ -153,6 +153,27 @@ def close_ssh_masters(folder: Path) -> int:
     return len(socks)
 
 
+def remove_receiver_binary(edges: int) -> None:
+    """Every edge without floodgate-rx (nor its build record): each column's mitigation is then a first one, which
+    installs the receiver before its pre-flight (the previous column's unmitigation leaves the binary installed)."""
+    name = os.environ.get("FLEET_NAME", "fleet")
+    for i in range(1, edges + 1):
+        subprocess.run(
+            [
+                "podman",
+                "exec",
+                f"fg-{name}-edge{i}",
+                "rm",
+                "-rf",
+                "/usr/local/sbin/floodgate-rx",
+                "/usr/local/src/floodgate-rx",
+            ],
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+
+
 def close_masters(mode: str) -> int:
     """Closes the column's SSH masters (each column's mitigate starts without any, as a first run does); how many."""
     return close_ssh_masters(control_dir(mode))
@@ -298,6 +319,7 @@ def main() -> int:
         for mode in modes:
             steps = a.defaults_steps if mode == "defaults" and a.defaults_steps else a.steps
             closed = close_masters(mode)  # the column's first run opens its connections, as a first run does
+            remove_receiver_binary(n)  # the same first mitigation in every column
             print(f"bench-fleet: {mode}: {closed} SSH master(s) closed before its first run", file=sys.stderr)
             for step in steps.split(","):
                 load_before = os.getloadavg()[0]
