@@ -171,6 +171,25 @@ def status(env: dict[str, str]) -> tuple[str, list[dict]]:
     return plain(proc.stdout), json.loads((ROOT / "run" / "status.json").read_text())
 
 
+BAD_RULES = json.dumps(
+    {"receiver_rules": [{"name": "bad", "action": "pass", "match": "src 198.51.100.0/33 udp dport 53"}]}
+)
+
+
+def refused_bad_rules(env: dict[str, str], log: str) -> None:
+    """mitigate.yml on edge1 with rules that do not compile: refused by the pre-flight with the compiler's message,
+    before any change (no rollback)."""
+    proc = ansible(env, str(ROOT / "mitigate.yml"), "-l", "edge1", "-e", "queue=4", "-e", BAD_RULES)
+    save_log(log, proc)
+    out = plain(proc.stdout)
+    assert proc.returncode != 0, out[-6000:]
+    assert "PREFLIGHT rules refused: the receiver's rules for eth1 queue 4 on edge1 do not compile" in out, (
+        out[-6000:]
+    )
+    assert "line 5: rule 'bad': bad prefix '198.51.100.0/33': prefix length must be 0-32" in out, out[-6000:]
+    assert "MITIGATION FAILED" not in out and "rolled back" not in out, out[-6000:]
+
+
 def test_mitigate_check_diff_status_and_undo(lab: dict[str, str], tmp_path: Path) -> None:
     """--check --diff previews the exact ethtool changes and changes nothing; status.yml before, during and
     after a real mitigation; unmitigate.yml puts nic_facts back exactly and leaves no floodgate-rx unit."""
@@ -218,18 +237,7 @@ def test_mitigate_check_diff_status_and_undo(lab: dict[str, str], tmp_path: Path
     # before the pre-flight's read, which compiles them with it, before the NIC is touched: refused with the
     # compiler's message, no rollback, the NIC and floodgate's files as they were (the binary stays installed).
     assert edge1("rm", "-f", "/usr/local/sbin/floodgate-rx").returncode == 0
-    bad = json.dumps(
-        {"receiver_rules": [{"name": "bad", "action": "pass", "match": "src 198.51.100.0/33 udp dport 53"}]}
-    )
-    first = ansible(lab, str(ROOT / "mitigate.yml"), "-l", "edge1", "-e", "queue=4", "-e", bad)
-    save_log("playbook-mitigate-first-bad-rules", first)
-    out = plain(first.stdout)
-    assert first.returncode != 0, out[-6000:]
-    assert "PREFLIGHT rules refused: the receiver's rules for eth1 queue 4 on edge1 do not compile" in out, (
-        out[-6000:]
-    )
-    assert "line 5: rule 'bad': bad prefix '198.51.100.0/33': prefix length must be 0-32" in out, out[-6000:]
-    assert "MITIGATION FAILED" not in out and "rolled back" not in out, out[-6000:]
+    refused_bad_rules(lab, "playbook-mitigate-first-bad-rules")
     assert nic_facts(lab, tmp_path / "after-first-bad-rules") == before
     assert floodgate_files() == []
     assert edge1("test", "-x", "/usr/local/sbin/floodgate-rx").returncode == 0
@@ -278,18 +286,7 @@ def test_mitigate_check_diff_status_and_undo(lab: dict[str, str], tmp_path: Path
     # (a reload would keep the old rules while the run reported success); nothing changes, the receiver runs on.
     unit = "floodgate-rx@eth1-4"
     pid, rules = edge1("systemctl", "show", "-p", "MainPID", unit).stdout, edge1("cat", RULES_FILE).stdout
-    bad = json.dumps(
-        {"receiver_rules": [{"name": "bad", "action": "pass", "match": "src 198.51.100.0/33 udp dport 53"}]}
-    )
-    refused = ansible(lab, str(ROOT / "mitigate.yml"), "-l", "edge1", "-e", "queue=4", "-e", bad)
-    save_log("playbook-mitigate-bad-rules", refused)
-    out = plain(refused.stdout)
-    assert refused.returncode != 0, out[-6000:]
-    assert "PREFLIGHT rules refused: the receiver's rules for eth1 queue 4 on edge1 do not compile" in out, (
-        out[-6000:]
-    )
-    assert "line 5: rule 'bad': bad prefix '198.51.100.0/33': prefix length must be 0-32" in out, out[-6000:]
-    assert "MITIGATION FAILED" not in out and "rolled back" not in out, out[-6000:]
+    refused_bad_rules(lab, "playbook-mitigate-bad-rules")
     assert edge1("systemctl", "show", "-p", "MainPID", unit).stdout == pid
     assert edge1("cat", RULES_FILE).stdout == rules
     stats = json.loads(edge1("cat", "/run/floodgate/rx-eth1-4.json").stdout)
