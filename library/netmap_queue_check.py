@@ -210,7 +210,7 @@ def _sample(
             if check_receiver(stats_path, iface, queue, backend, rx_before, rx_after, min_packets)[0]["ok"]:
                 stats_after = _nic_stats(module, ethtool, iface)
                 nic_after = rx_packets(stats_after, queue)
-                if nic_after is not None and nic_after - nic_before >= min_packets:
+                if check_nic_counter(iface, queue, nic_before, nic_after, 0, min_packets)[0]["ok"]:
                     return stats_before, stats_after, rx_before, rx_after, round(time.monotonic() - start, 2)
         wake = min(deadline, now + POLL_SECONDS if now >= earliest else earliest)
         time.sleep(max(0.0, wake - now))

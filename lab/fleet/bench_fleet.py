@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import edge_cpu  # lab/fleet/edge_cpu.py: the edges' CPU by cgroup and process
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET_LAB = ROOT / "lab" / "fleet" / "lab.sh"
@@ -153,21 +154,20 @@ def close_ssh_masters(folder: Path) -> int:
     return len(socks)
 
 
+def receiver_install_paths() -> list[str]:
+    """Where the receiver role installs the binary and builds it (its defaults; the fleet's inventory keeps them)."""
+    defaults = yaml.safe_load((ROOT / "roles" / "receiver" / "defaults" / "main.yml").read_text())
+    return [defaults["receiver_binary"], defaults["receiver_build_dir"]]
+
+
 def remove_receiver_binary(edges: int) -> None:
     """Every edge without floodgate-rx (nor its build record): each column's mitigation is then a first one, which
     installs the receiver before its pre-flight (the previous column's unmitigation leaves the binary installed)."""
     name = os.environ.get("FLEET_NAME", "fleet")
+    paths = receiver_install_paths()
     for i in range(1, edges + 1):
         subprocess.run(
-            [
-                "podman",
-                "exec",
-                f"fg-{name}-edge{i}",
-                "rm",
-                "-rf",
-                "/usr/local/sbin/floodgate-rx",
-                "/usr/local/src/floodgate-rx",
-            ],
+            ["podman", "exec", f"fg-{name}-edge{i}", "rm", "-rf", *paths],
             capture_output=True,
             timeout=60,
             check=True,
