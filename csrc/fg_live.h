@@ -20,6 +20,8 @@ struct fg_live_opts {
 			   * re-attach it at exit (also FLOODGATE_XDP_TAKEOVER=1) */
 	unsigned coalesce_us; /* af_xdp: once a burst drained the queue, wait this long for the next batch before
 			       * sleeping until the kernel wakes the loop (floodgate-rx's default 50; 0 = wake per event) */
+	int check_only; /* --check-args: return 0 at once when this build has the backend (open nothing); a
+			 * backend not built still says so and returns 2 */
 };
 
 int fg_live_af_xdp(const struct fg_live_opts *o);

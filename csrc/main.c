@@ -21,6 +21,7 @@
 	"       floodgate-rx --backend pcap --pcap IN.pcap --rules FILE [--write-pass OUT.pcap]\n"            \
 	"                    [--explain OUT.tsv] [--stats-json PATH]\n"                                        \
 	"       floodgate-rx --check-rules --rules FILE|- [--rules-dir DIR] [--reload-of RUNNING]\n"          \
+	"       floodgate-rx --check-args --backend af_xdp|netmap --interface IF --queue N --rules FILE ...\n"    \
 	"       floodgate-rx --help\n"                                                                         \
 	"The pcap backend prints its final stats as one JSON object on stdout. Rules: docs/rules-format.md\n"
 
@@ -54,6 +55,9 @@
 	"  --rules-dir DIR        --check-rules --rules - (stdin): where its relative src-file paths resolve\n"  \
 	"  --reload-of RUNNING    --check-rules: as a reload from the rules file RUNNING would, both rule\n"     \
 	"                         sets held at once (unchanged rate-limit tables shared) in the peak\n"         \
+	"  --check-args           check a live receiver's command line as its start would (every option, and\n" \
+	"                         that this build has the backend), open nothing, read no file, and exit: 0\n" \
+	"                         when it would start with them, 2 with the first error (changes nothing)\n"  \
 	"  --help                 this text\n"
 
 static int usage_error(const char *fmt, const char *arg)
@@ -107,7 +111,7 @@ static int refuse_abbreviations(int argc, char **argv, const struct option *opts
 enum {
 	OPT_BACKEND = 256, OPT_INTERFACE, OPT_QUEUE, OPT_CPU, OPT_RULES, OPT_STATS_JSON, OPT_STATS_PROM,
 	OPT_STATS_INTERVAL, OPT_INJECT_DEV, OPT_ZEROCOPY, OPT_MLOCK, OPT_PCAP, OPT_WRITE_PASS, OPT_EXPLAIN, OPT_HELP,
-	OPT_XDP_TAKEOVER, OPT_COALESCE_US, OPT_CHECK_RULES, OPT_RULES_DIR, OPT_RELOAD_OF,
+	OPT_XDP_TAKEOVER, OPT_COALESCE_US, OPT_CHECK_RULES, OPT_RULES_DIR, OPT_RELOAD_OF, OPT_CHECK_ARGS,
 };
 
 /* The process's resident set now (VmRSS) or at its peak (VmHWM), in KiB; -1 when /proc cannot say. */
@@ -194,6 +198,7 @@ int main(int argc, char **argv)
 		{"check-rules", no_argument, NULL, OPT_CHECK_RULES},
 		{"rules-dir", required_argument, NULL, OPT_RULES_DIR},
 		{"reload-of", required_argument, NULL, OPT_RELOAD_OF},
+		{"check-args", no_argument, NULL, OPT_CHECK_ARGS},
 		{NULL, 0, NULL, 0},
 	};
 	struct fg_live_opts lo = {.cpu = -1, .stats_interval_ms = 1000, .zerocopy = -1, .coalesce_us = 50};
@@ -300,6 +305,9 @@ int main(int argc, char **argv)
 		case OPT_RELOAD_OF:
 			reload_of = optarg;
 			break;
+		case OPT_CHECK_ARGS:
+			lo.check_only = 1;
+			break;
 		case OPT_HELP:
 			fputs(HELP, stdout);
 			return 0;
@@ -314,6 +322,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s' (all arguments are --options)", argv[optind]);
+	if (check_only && lo.check_only)
+		return usage_error("%s--check-rules and --check-args are two checks: run them one at a time", "");
 	if (check_only) {
 		if (backend || live_only || pcap_only || lo.stats_json_path)
 			return usage_error("%s--check-rules takes only --rules FILE|-, --rules-dir DIR and --reload-of FILE",
@@ -330,11 +340,14 @@ int main(int argc, char **argv)
 		return usage_error("%s--backend is required (af_xdp, netmap or pcap)", "");
 	if (!po.rules_path)
 		return usage_error("%s--rules FILE is required (format: docs/rules-format.md)", "");
-	if (access(po.rules_path, R_OK) != 0) {
+	/* --check-args: the rules file is checked by --check-rules (it may not be written yet) */
+	if (!lo.check_only && access(po.rules_path, R_OK) != 0) {
 		fprintf(stderr, "floodgate-rx: cannot read the rules file %s: %s\n", po.rules_path, strerror(errno));
 		return 2;
 	}
 	if (strcmp(backend, "pcap") == 0) {
+		if (lo.check_only)
+			return usage_error("%s--check-args checks a live receiver's command line (af_xdp, netmap)", "");
 		if (live_only)
 			return usage_error("%s applies to the live backends only (af_xdp, netmap), not to pcap",
 					   live_opt);
@@ -354,5 +367,8 @@ int main(int argc, char **argv)
 		return usage_error("%s--queue N is required for a live backend", "");
 	if (lo.stats_json_path && !*lo.stats_json_path)
 		return usage_error("%s--stats-json needs a path", "");
-	return strcmp(backend, "af_xdp") == 0 ? fg_live_af_xdp(&lo) : fg_live_netmap(&lo);
+	int rc = strcmp(backend, "af_xdp") == 0 ? fg_live_af_xdp(&lo) : fg_live_netmap(&lo);
+	if (lo.check_only && rc == 0)
+		printf("args ok: backend %s, interface %s, queue %u\n", backend, lo.ifname, lo.queue);
+	return rc;
 }

@@ -61,6 +61,17 @@ options:
         and a re-run reaches it by a reload), I(rules) are compiled as a reload from it would compile them
         (C(--reload-of)), and C(rules_memory_kib) is the reload's peak, both rule sets held at once.
     type: path
+  receiver_args:
+    description:
+      - The receiver's command line as its unit will start it, without the binary (C(--backend B --interface IF
+        --queue N --rules FILE ...) and the caller's extra options). When I(rules_binary) is on the host, it checks
+        them as a start would (C(floodgate-rx --check-args ARGS): every option and its value, and that this build
+        of the receiver has the backend), opening nothing and reading no file; C(args_error) says why it would not
+        start with them.
+      - Without the binary, or with one that has no C(--check-args), nothing is checked and C(args_checked) is
+        false (the receiver's start then checks them).
+    type: list
+    elements: str
 notes:
   - Supports check mode (it never changes anything).
 seealso:
@@ -151,6 +162,17 @@ rules_memory_reload:
   description: Whether C(rules_memory_kib) is a reload's (from I(rules_running), both rule sets held at once).
   returned: always
   type: bool
+args_checked:
+  description: Whether I(receiver_args) were checked by the receiver binary on the host.
+  returned: always
+  type: bool
+args_error:
+  description: >-
+    Why the receiver would not start with I(receiver_args), as it says it; null when it would or they were not
+    checked.
+  returned: always
+  type: str
+  sample: "--coalesce-us '5000': expected 0-1000 microseconds"
 """
 
 import json
@@ -249,6 +271,27 @@ def check_rules(
     return Checked()  # a receiver binary from before --check-rules (or --reload-of): its start checks them
 
 
+ARGS_UNKNOWN = "floodgate-rx: unknown option '--check-args'"  # a receiver binary from before --check-args
+
+
+def check_args(module: AnsibleModule, args: list[str], binary: str) -> Checked:
+    """The receiver's start arguments checked by the host's binary (floodgate-rx --check-args): opens nothing."""
+    if not os.access(binary, os.X_OK):
+        return Checked()
+    cmd = [binary, "--check-args", *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=CHECK_TIMEOUT_S, check=False)
+    except (subprocess.TimeoutExpired, OSError) as err:
+        module.fail_json(msg=f"cannot run {binary} --check-args: {err}. Nothing was changed.", cmd=cmd)
+    lines = proc.stderr.decode(errors="replace").strip().splitlines()
+    first = lines[0] if lines else ""
+    if proc.returncode == 0:
+        return Checked(True)
+    if proc.returncode == 2 and first.startswith("floodgate-rx: ") and not first.startswith(ARGS_UNKNOWN):
+        return Checked(True, first[len("floodgate-rx: ") :])
+    return Checked()  # no --check-args in this binary, or it failed in another way: its start checks them
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -260,6 +303,7 @@ def main() -> None:
             "rules_dir": {"type": "path", "default": "/etc/floodgate"},
             "rules_binary": {"type": "path", "default": "/usr/local/sbin/floodgate-rx"},
             "rules_running": {"type": "path"},
+            "receiver_args": {"type": "list", "elements": "str"},
         },
         supports_check_mode=True,
     )
@@ -286,6 +330,8 @@ def main() -> None:
         if rules
         else Checked()
     )
+    args: list[str] | None = module.params["receiver_args"]
+    ak = check_args(module, args, module.params["rules_binary"]) if args else Checked()
     module.exit_json(
         changed=False,
         interface=iface,
@@ -301,6 +347,8 @@ def main() -> None:
         rules_error=ck.error,
         rules_memory_kib=ck.peak_kib,
         rules_memory_reload=ck.reload,
+        args_checked=ak.checked,
+        args_error=ak.error,
     )
 
 

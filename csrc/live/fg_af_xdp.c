@@ -345,6 +345,8 @@ static void run(struct fg_rt *rt, struct xsk_rx *x, int tun)
 
 int fg_live_af_xdp(const struct fg_live_opts *o)
 {
+	if (o->check_only)
+		return 0;
 	struct fg_rt rt;
 	int rc = fg_rt_setup(&rt, o, "af_xdp");
 	if (rc != 0)

@@ -126,6 +126,8 @@ static void run(struct fg_rt *rt, struct nm_rx *x)
 
 int fg_live_netmap(const struct fg_live_opts *o)
 {
+	if (o->check_only)
+		return 0;
 	struct fg_rt rt;
 	int rc = fg_rt_setup(&rt, o, "netmap");
 	if (rc != 0)

@@ -324,6 +324,27 @@ def test_mitigate_check_diff_status_and_undo(lab: dict[str, str], tmp_path: Path
     stats = json.loads(edge1("cat", "/run/floodgate/rx-eth1-4.json").stdout)
     assert (stats["reloads"], stats["reload_errors"]) == (0, 0), stats
 
+    # An option the receiver refuses, on the mitigated host: the new unit would restart the receiver, which would not
+    # start (the mitigation then rolled back); refused by the pre-flight with the receiver's own message, nothing
+    # changes and the receiver runs on with its options.
+    dropin = "/etc/systemd/system/floodgate-rx@eth1-4.service.d/10-instance.conf"
+    unit_text = edge1("cat", dropin).stdout
+    bad_args = json.dumps({"receiver_extra_args": ["--coalesce-us", "5000"]})
+    refused = ansible(lab, str(ROOT / "mitigate.yml"), "-l", "edge1", "-e", "queue=4", "-e", bad_args)
+    save_log("playbook-mitigate-bad-args", refused)
+    out = plain(refused.stdout)
+    assert refused.returncode != 0, out[-6000:]
+    assert re.search(
+        r"PREFLIGHT receiver options refused: the receiver for eth1 queue 4 on edge1 would not start with its "
+        r"command line \(\S+ --check-args --backend af_xdp --interface eth1 --queue 4 --rules "
+        r"/etc/floodgate/rules-eth1-4.conf .* --coalesce-us 5000\): --coalesce-us '5000': expected 0-1000 "
+        r"microseconds\.",
+        out,
+    ), out[-6000:]
+    assert "MITIGATION FAILED" not in out and "rolled back" not in out, out[-6000:]
+    assert edge1("systemctl", "show", "-p", "MainPID", unit).stdout == pid
+    assert edge1("cat", dropin).stdout == unit_text
+
     start = time.monotonic()
     undone = ansible(lab, str(ROOT / "unmitigate.yml"), "-l", "edge1")
     timings["unmitigate"] = time.monotonic() - start

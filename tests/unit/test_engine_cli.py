@@ -281,3 +281,65 @@ def test_check_rules_measures_the_memory_a_start_or_a_reload_takes(tmp_path: Pat
     assert re.fullmatch(r"rules ok: 2 rules, peak memory \d+ KiB\n", r.stdout), r
     assert r.stderr.startswith(f"floodgate-rx: --reload-of: {tmp_path / 'broken.conf'}: line 1: "), r.stderr
     assert r.stderr.endswith(": measured without it, as a start\n"), r.stderr
+
+
+def _built(backend: str) -> bool:
+    """Whether this build of floodgate-rx has the backend: a backend left out links the stub that says so."""
+    return f"built without the {backend} backend".encode() not in Path(RX).read_bytes()
+
+
+LIVE = ["--interface", "eth1", "--queue", "4", "--rules", "/nonexistent/rules-eth1-4.conf"]
+
+
+@pytest.mark.parametrize("backend", ["af_xdp", "netmap"])
+def test_check_args_answers_as_the_start_would_and_opens_nothing(backend: str, tmp_path: Path) -> None:
+    """--check-args: a live receiver's command line checked as its start checks it (every option, the backend in
+    this build), with no rules file and no NIC (eth1 need not exist here), and nothing written."""
+    stats = tmp_path / "rx.json"
+    args = [
+        "--check-args",
+        "--backend",
+        backend,
+        *LIVE,
+        "--stats-json",
+        str(stats),
+        "--stats-interval-ms",
+        "500",
+    ]
+    if backend == "af_xdp":
+        args += ["--zerocopy", "off", "--coalesce-us", "20", "--xdp-takeover"]
+    r = _run(*args, check_rc=None)
+    if _built(backend):
+        assert (r.returncode, r.stdout, r.stderr) == (
+            0,
+            f"args ok: backend {backend}, interface eth1, queue 4\n",
+            "",
+        )
+    else:
+        assert r.returncode == 2 and r.stdout == "", r
+        assert r.stderr.startswith(f"floodgate-rx: built without the {backend} backend: "), r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "af_xdp", *LIVE, "--no-such-option"], "unknown option '--no-such-option'"),
+        (["--backend", "af_xdp", *LIVE, "--coalesce-us", "5000"], "--coalesce-us '5000': expected 0-1000"),
+        (["--backend", "af_xdp", *LIVE, "--zerocopy"], "--zerocopy needs a value"),
+        (["--backend", "af_xdp", *LIVE, "--mlock=yes"], "'--mlock=yes': this option takes no value"),
+        (
+            ["--backend", "af_xdp", *LIVE, "--xdp"],
+            "'--xdp': give the option's full name (e.g. --xdp-takeover)",
+        ),
+        (["--backend", "netmap", *LIVE, "--xdp-takeover"], "--xdp-takeover applies to --backend af_xdp only"),
+        (["--backend", "af_xdp", *LIVE, "stray"], "unexpected argument 'stray'"),
+        (["--backend", "af_xdp", "--queue", "4", "--rules", "r"], "--interface IF is required"),
+        (["--backend", "pcap", "--pcap", "in.pcap", "--rules", "r"], "--check-args checks a live receiver's"),
+        (["--check-rules", "--rules", "r"], "--check-rules and --check-args are two checks"),
+    ],
+)
+def test_check_args_refuses_what_the_start_would_refuse(args: list[str], message: str) -> None:
+    r = _run("--check-args", *args, check_rc=2)
+    assert r.stderr.startswith(f"floodgate-rx: {message}"), r.stderr
+    assert r.stdout == ""

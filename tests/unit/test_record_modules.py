@@ -404,3 +404,43 @@ def test_host_facts_compiles_the_rules_with_the_receiver_on_the_host(tmp_path: P
     res = run_module("floodgate_host_facts", dict(args, rules=big))
     assert (res["rules_checked"], res["rules_error"]) == (True, None), res
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clients.txt", "old-floodgate-rx"]
+
+
+def test_host_facts_checks_the_receivers_options_with_the_receiver_on_the_host(tmp_path: Path) -> None:
+    """The pre-flight's options check: the unit's command line checked by the real receiver binary (--check-args),
+    which opens nothing (no eth1 or rules file needed here); a binary that is not there or predates --check-args
+    leaves them unchecked, not refused."""
+    binary = Path(__file__).resolve().parents[2] / "csrc" / "floodgate-rx"
+    assert binary.exists(), f"{binary} missing: run `make -C csrc` (make pytest does)"
+    if b"built without the af_xdp backend" in binary.read_bytes():
+        pytest.skip("this floodgate-rx was built without af_xdp (libxdp-dev): make deps installs it")
+    live = [
+        "--backend",
+        "af_xdp",
+        "--interface",
+        "eth1",
+        "--queue",
+        "4",
+        "--rules",
+        "/etc/floodgate/rules-eth1-4.conf",
+    ]
+    args = {"interface": "lo", "gather_nic": False, "rules_binary": str(binary)}
+    res = run_module("floodgate_host_facts", dict(args, receiver_args=[*live, "--zerocopy", "off"]))
+    assert (res["args_checked"], res["args_error"]) == (True, None), res
+    res = run_module("floodgate_host_facts", dict(args, receiver_args=[*live, "--zerocopy", "maybe"]))
+    assert res["args_checked"] is True and res.get("failed") is not True, res
+    assert res["args_error"] == "--zerocopy 'maybe': expected auto, on or off", res
+    res = run_module("floodgate_host_facts", dict(args, receiver_args=[*live, "--no-such-option"]))
+    assert res["args_error"] == "unknown option '--no-such-option'", res
+    res = run_module("floodgate_host_facts", args)
+    assert (res["args_checked"], res["args_error"]) == (False, None), res
+    res = run_module(
+        "floodgate_host_facts", dict(args, rules_binary=str(tmp_path / "none"), receiver_args=live)
+    )
+    assert (res["args_checked"], res["args_error"]) == (False, None), res
+    old = tmp_path / "old-floodgate-rx"  # what a receiver from before --check-args answers
+    old.write_text("#!/bin/sh\necho \"floodgate-rx: unknown option '--check-args'\" >&2\nexit 2\n")
+    old.chmod(0o755)
+    res = run_module("floodgate_host_facts", dict(args, rules_binary=str(old), receiver_args=live))
+    assert (res["args_checked"], res["args_error"]) == (False, None), res
+    assert [p.name for p in tmp_path.iterdir()] == ["old-floodgate-rx"]
