@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -245,3 +247,68 @@ def test_systemd_bytes_refuses_what_systemd_would_not_take(value: str) -> None:
         AnsibleFilterError, match=f"receiver_memory_max '{value}' is not a systemd memory size"
     ):
         ff.systemd_bytes(value)  # a percentage needs the host's memory
+
+
+# A real floodgate_host_facts result (the fixture's _recorded says where from): veth eth1, 8 RX queues, ntuple on.
+HOST_FACTS = json.loads(
+    (Path(__file__).resolve().parents[1] / "fixtures" / "host_facts" / "lab-veth-eth1.json").read_text()
+)
+MIB = 1024 * 1024
+
+
+def _failed(
+    facts: dict, queue: int = 4, backend: str = "af_xdp", cpu: object = 1, limit: object = 512 * MIB
+) -> str:
+    return ff.preflight_failed_check(facts, "eth1", queue, backend, cpu, limit, 64 * MIB)
+
+
+def _with(**changes: object) -> dict:
+    facts = copy.deepcopy(HOST_FACTS)
+    for path, value in changes.items():
+        *parents, key = path.split("__")
+        node = facts
+        for p in parents:
+            node = node[p]
+        node[key] = value
+    return facts
+
+
+def test_preflight_failed_check_passes_the_lab_edge() -> None:
+    assert _failed(HOST_FACTS) == ""
+    assert _failed(HOST_FACTS, queue=0, cpu=None, limit=None) == ""
+    assert _failed(HOST_FACTS, queue=7, cpu="0", limit="536870912") == ""  # as Jinja may hand them over
+
+
+@pytest.mark.parametrize(
+    ("facts", "kwargs", "check"),
+    [
+        (_with(exists=False), {}, "interface"),
+        (_with(interface="eth2"), {}, "interface"),
+        (_with(nic__rxfh__table=[]), {}, "rxfh"),
+        (_with(nic__rxfh=None), {}, "rxfh"),
+        (HOST_FACTS, {"queue": 8}, "queue"),
+        (_with(nic__ntuple__supported=False), {}, "ntuple"),
+        (HOST_FACTS, {"backend": "netmap"}, "netmap"),
+        (_with(state={"status": "active", "interface": "eth1", "queue": 3}), {}, "conflict"),
+        (_with(state={"status": "applying", "interface": "eth2", "queue": 4}), {}, "conflict"),
+        (HOST_FACTS, {"cpu": 2}, "cpu"),
+        (_with(nic__irqs=[{"queue": 0, "irq": 40}, {"queue": 1, "irq": 41}]), {}, "irq"),
+        (_with(args_error="unknown option '--x'"), {}, "args"),
+        (_with(rules_error="stdin: line 1: ..."), {}, "rules"),
+        (_with(rules_memory_kib=449 * 1024), {}, "memory"),  # 449 MiB + 64 MiB reserve > 512 MiB
+        # the first failure wins: a wrong queue is said before the missing ntuple support and the bad rules
+        (_with(nic__ntuple__supported=False, rules_error="x"), {"queue": 9}, "queue"),
+    ],
+)
+def test_preflight_failed_check_names_the_first_failed_check(facts: dict, kwargs: dict, check: str) -> None:
+    assert _failed(facts, **kwargs) == check
+
+
+def test_preflight_failed_check_passes_what_the_checks_allow() -> None:
+    # the same mitigation again (an update), one that ended, a NIC without per-queue IRQs (veth), the memory just fitting
+    assert _failed(_with(state={"status": "active", "interface": "eth1", "queue": 4})) == ""
+    assert _failed(_with(state={"status": "restored", "interface": "eth1", "queue": 3})) == ""
+    assert _failed(_with(nic__irqs=[{"queue": 4, "irq": 44}])) == ""
+    assert _failed(_with(rules_memory_kib=448 * 1024)) == ""
+    assert _failed(_with(rules_memory_kib=None)) == ""
+    assert _failed(_with(nic__netmap__device=True), backend="netmap") == ""
