@@ -258,8 +258,16 @@ def systemd_bytes(value: Any, total: Any = None, what: str = "receiver_memory_ma
     )
 
 
+def _num(value: Any) -> int | None:
+    """An integer from a record's field, None from anything else (Jinja's `| int` read 0 there)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _online(cpu: Any, online: Iterable[Any]) -> bool:
-    return int(cpu) in {int(c) for c in online}
+    return _num(cpu) is not None and _num(cpu) in {_num(c) for c in online}
 
 
 def preflight_failed_check(
@@ -283,18 +291,18 @@ def preflight_failed_check(
     checks: list[tuple[str, Callable[[], bool]]] = [
         ("interface", lambda: not f.get("exists") or f.get("interface") != interface),
         ("rxfh", lambda: not rxfh.get("table")),
-        ("queue", lambda: not 0 <= queue < int(rxfh.get("ring_count") or 0)),
+        ("queue", lambda: not 0 <= queue < (_num(rxfh.get("ring_count")) or 0)),
         ("ntuple", lambda: not (nic.get("ntuple") or {}).get("supported")),
         ("netmap", lambda: backend == "netmap" and not (nic.get("netmap") or {}).get("device")),
         (
             "conflict",
             lambda: (
                 state.get("status") in ("applying", "active")
-                and (state.get("interface") != interface or int(state.get("queue", -1)) != queue)
+                and (state.get("interface") != interface or _num(state.get("queue")) != queue)
             ),
         ),
         ("cpu", lambda: cpu is not None and not _online(cpu, f.get("cpus_online") or [])),
-        ("irq", lambda: bool(irqs) and not any(int(i.get("queue", -1)) == queue for i in irqs)),
+        ("irq", lambda: bool(irqs) and not any(_num(i.get("queue")) == queue for i in irqs)),
         ("args", lambda: bool(f.get("args_error"))),
         ("rules", lambda: bool(f.get("rules_error"))),
         (

@@ -291,6 +291,11 @@ def test_preflight_failed_check_passes_the_lab_edge() -> None:
         (HOST_FACTS, {"backend": "netmap"}, "netmap"),
         (_with(state={"status": "active", "interface": "eth1", "queue": 3}), {}, "conflict"),
         (_with(state={"status": "applying", "interface": "eth2", "queue": 4}), {}, "conflict"),
+        (
+            _with(state={"status": "active", "interface": "eth1", "queue": "four"}),
+            {},
+            "conflict",
+        ),  # unreadable
         (HOST_FACTS, {"cpu": 2}, "cpu"),
         (_with(nic__irqs=[{"queue": 0, "irq": 40}, {"queue": 1, "irq": 41}]), {}, "irq"),
         (_with(args_error="unknown option '--x'"), {}, "args"),
@@ -307,6 +312,7 @@ def test_preflight_failed_check_names_the_first_failed_check(facts: dict, kwargs
 def test_preflight_failed_check_passes_what_the_checks_allow() -> None:
     # the same mitigation again (an update), one that ended, a NIC without per-queue IRQs (veth), the memory just fitting
     assert _failed(_with(state={"status": "active", "interface": "eth1", "queue": 4})) == ""
+    assert _failed(_with(state={"status": "active", "interface": "eth1", "queue": "4"})) == ""
     assert _failed(_with(state={"status": "restored", "interface": "eth1", "queue": 3})) == ""
     assert _failed(_with(nic__irqs=[{"queue": 4, "irq": 44}])) == ""
     assert _failed(_with(rules_memory_kib=448 * 1024)) == ""
