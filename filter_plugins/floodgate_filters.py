@@ -283,17 +283,19 @@ def preflight_failed_check(
     floodgate_host_facts result fails, or "" when it passes them all. In Python rather than Jinja: the controller
     works it out once per host of a fleet, and the same checks as Jinja expressions cost ~50 ms a host."""
     # only the parts read, as plain data (the whole result, the NIC's features and stats, is ~100 times more)
-    f = {k: facts.get(k) for k in ("exists", "interface", "cpus_online", "args_error", "rules_error")}
-    f.update(rules_memory_kib=facts.get("rules_memory_kib"))
+    f = {
+        k: facts.get(k)
+        for k in ("exists", "interface", "cpus_online", "args_error", "rules_error", "rules_memory_kib")
+    }
     nic, state, queue = facts.get("nic") or {}, _plain(facts.get("state") or {}), int(queue)
-    rxfh, irqs = _plain(nic.get("rxfh") or {}), _plain(nic.get("irqs") or [])
-    nic = {k: _plain(nic.get(k) or {}) for k in ("ntuple", "netmap")}
+    rxfh, ntuple, netmap = (_plain(nic.get(k) or {}) for k in ("rxfh", "ntuple", "netmap"))
+    irqs = _plain(nic.get("irqs") or [])
     checks: list[tuple[str, Callable[[], bool]]] = [
         ("interface", lambda: not f.get("exists") or f.get("interface") != interface),
         ("rxfh", lambda: not rxfh.get("table")),
         ("queue", lambda: not 0 <= queue < (_num(rxfh.get("ring_count")) or 0)),
-        ("ntuple", lambda: not (nic.get("ntuple") or {}).get("supported")),
-        ("netmap", lambda: backend == "netmap" and not (nic.get("netmap") or {}).get("device")),
+        ("ntuple", lambda: not ntuple.get("supported")),
+        ("netmap", lambda: backend == "netmap" and not netmap.get("device")),
         (
             "conflict",
             lambda: (
