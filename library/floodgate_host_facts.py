@@ -65,7 +65,7 @@ options:
     description:
       - The receiver's command line as its unit will start it, without the binary (C(--backend B --interface IF
         --queue N --rules FILE ...) and the caller's extra options). When I(rules_binary) is on the host, it checks
-        them as a start would (C(floodgate-rx --check-args ARGS): every option and its value, and that this build
+        them as a start would (C(floodgate-rx --check-args ARGS), every option and its value and that this build
         of the receiver has the backend), opening nothing and reading no file; C(args_error) says why it would not
         start with them.
       - Without the binary, or with one that has no C(--check-args), nothing is checked and C(args_checked) is
