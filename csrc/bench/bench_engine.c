@@ -7,7 +7,7 @@
  *               no question validation, suffix or qtype; no state, so no rate limit)
  *   handc       a minimal hand-written C classifier of exactly the BPF expression's checks (EtherType IPv4, no
  *               fragment, UDP, dst port 53, the 16 /24s one by one as BPF tests them, the DNS header bytes;
- *               every read bounds-checked as BPF does), with the same frame prefetch as the engine: what a
+ *               every read bounds-checked as BPF does), with a frame prefetch 8 ahead (its one line): what a
  *               classifier costs that does the fraction of the engine's work BPF can express. Its verdicts
  *               are checked frame by frame against BPF's before it is timed
  *   ceiling     a read-only sweep touching the same bytes of every frame (memory bound)
@@ -230,7 +230,7 @@ static inline int handc_one(const uint8_t *f, uint32_t len)
 	return (f[udp + 10] & 0xf8) == 0 && ((f[udp + 12] << 8) | f[udp + 13]) == 1;
 }
 
-/* handc over the workload, prefetching frames HANDC_PREFETCH ahead (8, as the engine; 0: none); checked
+/* handc over the workload, prefetching frames HANDC_PREFETCH ahead (8, as the engine its near lines; 0: none); checked
  * against BPF first */
 #ifndef HANDC_PREFETCH
 #define HANDC_PREFETCH 8

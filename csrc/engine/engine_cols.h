@@ -138,14 +138,9 @@ FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(classify_bur
 	uint8_t fb[FG_BURST_MAX] = {0}; /* each frame's flags (all fit in a byte) */
 	const struct fg_flist *l = &e->flist[3];
 
-	for (uint32_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
-		FRAME_PREFETCH(frames[i]);
+	frames_prefetch_start(frames, n);
 	for (uint32_t i = 0; i < n; i++) {
-		if (i + PREFETCH_AHEAD < n) {
-			const uint8_t *nx = frames[i + PREFETCH_AHEAD];
-			FRAME_PREFETCH(nx);
-			FRAME_PREFETCH(nx + 64);
-		}
+		frames_prefetch_step(frames, i, n);
 		if (!fg_pkt_parse_fast(frames[i], lens[i], want_dns, &pk[i]))
 			return 0;
 		fb[i] = (uint8_t)pk[i].flags;
@@ -187,7 +182,7 @@ FG_ISA_ATTR static inline __attribute__((always_inline)) int FG_ISA(classify_bur
 			{
 				setp[i] = fg_rl_set_of(rl, fg_rl_hash4(pk[i].src4));
 				rlkey[i] = fg_rl_key4(pk[i].src4);
-				__builtin_prefetch(setp[i], 1);
+				RL_SET_PREFETCH(setp[i]);
 			}
 			/* while the sets come in: the next rule's pure checks, over the whole burst (they read
 			 * only the parsed frames, so they may run before this rule charges its table) */
