@@ -230,7 +230,7 @@ static inline int handc_one(const uint8_t *f, uint32_t len)
 	return (f[udp + 10] & 0xf8) == 0 && ((f[udp + 12] << 8) | f[udp + 13]) == 1;
 }
 
-/* handc over the workload, prefetching frames HANDC_PREFETCH ahead (8, as the engine its near lines; 0: none); checked
+/* handc over the workload, prefetching frames HANDC_PREFETCH ahead (8, as the engine's near prefetch; 0: none); checked
  * against BPF first */
 #ifndef HANDC_PREFETCH
 #define HANDC_PREFETCH 8
