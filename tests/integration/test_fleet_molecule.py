@@ -39,7 +39,7 @@ def test_fleet_scenario(tmp_path: Path) -> None:
     # whose hosts keep a cache of compiled code in their user's home (~/.cache/floodgate-mitogen).
     (tmp_path / "home").mkdir()
     env = molecule_env(HOME=str(tmp_path / "home"))
-    subprocess.run(["make", "-s", "-C", str(ROOT / "csrc"), "floodgate-rx"], check=True)
+    subprocess.run(["make", "-s", "-C", str(ROOT / "csrc"), "install-bin"], check=True)
     started = time.monotonic()
     proc = run_scenario("fleet", env, timeout=2400)
     took = time.monotonic() - started
