@@ -69,3 +69,36 @@ def test_a_missing_vars_file_fails_as_ansible_fails(tmp_path: Path) -> None:
     loader = DataLoader()
     with pytest.raises(AnsibleFileNotFound, match="Could not find or access"):
         loader.load_from_file(str(tmp_path / "absent.yml"), unsafe=True, cache="vaulted")
+
+
+def test_filter_and_test_plugins_are_looked_up_once_per_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible.plugins.loader import filter_loader, test_loader
+
+    assert type(filter_loader).get_with_context is strategy._jinja_plugin_kept
+    monkeypatch.setattr(strategy, "_JINJA_PLUGINS", {})
+    calls: list[str] = []
+    original = strategy._jinja_get_with_context
+
+    def counted(self, name, *args, **kwargs):
+        calls.append(name)
+        return original(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(strategy, "_jinja_get_with_context", counted)
+    names = ["flow_spec", "ansible.builtin.combine", "ntuple_args", "flow_spec", "ansible.builtin.combine"]
+    found = [filter_loader.get_with_context(n) for n in names]
+    # the same plugin as ansible-core resolves it, looked up once per name
+    assert calls == ["flow_spec", "ansible.builtin.combine", "ntuple_args"]
+    assert found[0] is found[3] and found[1] is found[4]
+    assert found[0].object.j2_function.__name__ == "flow_spec"
+    assert (
+        found[1].object.j2_function is original(filter_loader, "ansible.builtin.combine").object.j2_function
+    )
+    # tests are kept apart from filters of the same name
+    match = test_loader.get_with_context("match").object.j2_function
+    assert match.__name__ == "match" and match.__module__.startswith("ansible.plugins.test.core")
+    assert ("test", "match") in strategy._JINJA_PLUGINS and ("filter", "match") not in strategy._JINJA_PLUGINS
+    # a name that does not resolve raises each time and is not kept
+    for _ in range(2):
+        with pytest.raises(KeyError):
+            filter_loader.get_with_context("no_such_floodgate_filter")
+    assert calls.count("no_such_floodgate_filter") == 2
