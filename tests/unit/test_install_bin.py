@@ -38,7 +38,7 @@ def _sections(path: Path) -> set[str]:
 def built() -> Path:
     for tool in ("make", "readelf", "objcopy"):
         if not shutil.which(tool):
-            pytest.skip(f"{tool} is not installed (make deps installs binutils)")
+            pytest.skip(f"{tool} is not installed (make deps installs it: mk/apt-packages.txt)")
     subprocess.run(["make", "-s", "-C", str(CSRC), "install-bin"], check=True)
     return INSTALL
 
