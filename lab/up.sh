@@ -104,13 +104,19 @@ for n in $(seq 1 "$edges"); do
 	fi
 	# Recorded so that lab/down.sh can prove this program is gone (other labs may run the same program).
 	bpftool prog show pinned "$pin/prog" | sed -n 's/^\([0-9]*\): .*/\1/p' >"$LAB_STATE/prog-edge$n"
-	# The front end as a module (byte-compiled once) behind a small launcher: see nicmodel/ethtool-launcher.
+	# The front end as a module, served by a fork server that imports it once, behind a small C client that
+	# hands it each call (and runs the module itself while the server is down): see nicmodel/ethtool-client.c.
 	podman cp "$LAB_DIR/nicmodel/ethtool-frontend" "$name:/usr/local/lib/floodgate-lab/nicmodel_ethtool.py"
-	podman cp "$LAB_DIR/nicmodel/ethtool-launcher" "$name:/usr/local/sbin/ethtool"
+	podman cp "$LAB_DIR/nicmodel/ethtool-server" "$name:/usr/local/lib/floodgate-lab/nicmodel_server.py"
+	podman cp "$build/ethtool-client" "$name:/usr/local/sbin/ethtool"
 	podman exec "$name" chmod 755 /usr/local/sbin/ethtool
 	podman exec "$name" ln -sf /usr/local/sbin/ethtool /usr/local/sbin/fg-nicmodel
 	echo "{\"interfaces\": {\"eth1\": \"$LAB_NICMODEL_PIN\"}}" |
 		podman exec -i "$name" tee /etc/floodgate-lab/nicmodel.json >/dev/null
+	podman cp "$LAB_DIR/nicmodel/fg-nicmodel.service" "$name:/etc/systemd/system/fg-nicmodel.service"
+	podman exec "$name" systemctl daemon-reload
+	podman exec "$name" systemctl enable -q fg-nicmodel
+	podman exec "$name" systemctl restart fg-nicmodel
 	# A freshly booted NIC: equal table over 8 queues, Microsoft's key, ntuple off, no rules.
 	podman exec "$name" fg-nicmodel init eth1
 
