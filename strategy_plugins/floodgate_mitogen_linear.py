@@ -33,6 +33,7 @@ import types
 import typing as t
 
 import ansible.plugins.strategy.linear
+import ansible.vars.manager
 import ansible_mitogen.affinity
 import ansible_mitogen.module_finder
 import ansible_mitogen.planner
@@ -78,6 +79,8 @@ description:
     parsed once per run, not for every host and task, and a filter's or test's plugin is looked up once per
     process, not at each use in a template (FLOODGATE_MITOGEN_SCAN_CACHE=0, FLOODGATE_VARS_FILES_CACHE=0,
     FLOODGATE_PLUGIN_LOOKUP_CACHE=0).
+  - A host without facts (floodgate's plays gather none) gets its variables without ansible-core's walk of every
+    connection plugin to clean facts it does not have (FLOODGATE_CLEAN_FACTS_SHORTCUT=0).
 author: floodgate
 """
 
@@ -383,6 +386,26 @@ def _jinja_plugin_kept(self, name, *args, **kwargs):
 
 if _switched_on("FLOODGATE_PLUGIN_LOOKUP_CACHE"):
     Jinja2Loader.get_with_context = _jinja_plugin_kept
+
+
+# A host without facts costs its variables no walk of the connection plugins. For every host and task,
+# VariableManager.get_vars pushes the host's facts to the top level through ansible.vars.clean.clean_facts, which
+# lists every connection plugin on disk (connection_loader.all) to build a pattern per plugin, even for a host that
+# has no facts at all - floodgate's plays gather none: 490 calls and ~10% of the controller's main process under
+# cProfile in a 20-edge run of mitigate.yml (2026-11-28). For no facts clean_facts returns an empty dict whatever
+# the plugins (nothing to copy, remove or strip): that is returned at once; any other facts go through it
+# unchanged. FLOODGATE_CLEAN_FACTS_SHORTCUT=0 turns it off.
+_clean_facts = ansible.vars.manager.clean_facts
+
+
+def _clean_facts_of(facts):
+    if not facts:
+        return {}
+    return _clean_facts(facts)
+
+
+if _switched_on("FLOODGATE_CLEAN_FACTS_SHORTCUT"):
+    ansible.vars.manager.clean_facts = _clean_facts_of
 
 
 # Each module's dependencies scanned without compiling the same module_utils again. mitogen's controller finds the

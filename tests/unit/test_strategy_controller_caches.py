@@ -102,3 +102,41 @@ def test_filter_and_test_plugins_are_looked_up_once_per_name(monkeypatch: pytest
         with pytest.raises(KeyError):
             filter_loader.get_with_context("no_such_floodgate_filter")
     assert calls.count("no_such_floodgate_filter") == 2
+
+
+def test_a_host_without_facts_gets_its_variables_without_the_plugin_walk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """get_vars of a host that has no facts: the same variables as ansible-core's clean_facts gives, without its
+    listing of every connection plugin; a host with facts goes through clean_facts as before."""
+    import ansible.vars.clean as clean
+    import ansible.vars.manager as manager
+    from ansible.inventory.manager import InventoryManager
+    from ansible.plugins.loader import connection_loader
+    from ansible.vars.manager import VariableManager
+
+    assert manager.clean_facts is strategy._clean_facts_of
+    walks: list[object] = []
+    listed = connection_loader.all
+
+    def counted(*args: object, **kwargs: object) -> object:
+        walks.append(args)
+        return listed(*args, **kwargs)
+
+    monkeypatch.setattr(connection_loader, "all", counted)
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources="edge1,edge2,")
+    variables = VariableManager(loader=loader, inventory=inventory)
+    bare, with_facts = inventory.get_host("edge1"), inventory.get_host("edge2")
+    variables.set_host_facts("edge2", {"floodgate_nic": {"queues": 8}, "ansible_ssh_pass": "x"})
+
+    shortcut = variables.get_vars(host=bare)
+    assert walks == []
+    monkeypatch.setattr(manager, "clean_facts", clean.clean_facts)  # ansible-core's own path
+    assert variables.get_vars(host=bare) == shortcut
+    assert walks, "ansible-core's clean_facts lists the connection plugins even for no facts"
+
+    monkeypatch.setattr(manager, "clean_facts", strategy._clean_facts_of)
+    walks.clear()
+    facts = variables.get_vars(host=with_facts)
+    assert walks and facts["floodgate_nic"] == {"queues": 8} and "ansible_ssh_pass" not in facts
