@@ -58,6 +58,10 @@ options:
     default: "0644"
 notes:
   - Supports check mode and diff mode (the records as text, before and after).
+  - On the controller itself (the task's connection is the local one, without become), the floodgate_record
+    action plugin (action_plugins/ in the repository) validates the same options and writes the records in
+    Ansible's worker process instead of running this module, so that no Python interpreter is started for it;
+    the result is the same. C(FLOODGATE_RECORD_IN_WORKER=0) runs the module there too.
 seealso:
   - module: floodgate_host_facts
 """
@@ -113,134 +117,16 @@ records:
   type: dict
 """
 
-import json
-import os
-from typing import Any
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.floodgate.files import octal_mode, read_text, write_atomic
-
-
-def to_text(content: Any) -> str:
-    """The record as C(to_nice_json) writes it, with a final newline."""
-    return json.dumps(content, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def merged(existing: Any, new: Any) -> Any:
-    """`new` merged into `existing` (see the module's description); anything but two dicts: `new`."""
-    if not isinstance(existing, dict) or not isinstance(new, dict):
-        return new
-    out = dict(existing)
-    for key, value in new.items():
-        old = existing.get(key)
-        if isinstance(old, list) and isinstance(value, list):
-            out[key] = old + [v for v in value if v not in old]
-        elif isinstance(old, bool) and isinstance(value, bool):
-            out[key] = old or value
-        else:
-            out[key] = value
-    return out
-
-
-def check_name(module: AnsibleModule, name: str) -> None:
-    if not name or "/" in name or name in (".", ".."):
-        module.fail_json(
-            msg=f"record name '{name}' must be a file name inside dir (no '/'). Nothing was changed."
-        )
+from ansible.module_utils.floodgate.records import ARGUMENT_SPEC, RecordError, apply
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "dir": {"type": "path", "required": True},
-            "records": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "name": {"type": "str", "required": True},
-                    "content": {"type": "raw", "required": True},
-                    "merge": {"type": "bool", "default": False},
-                    "subdir": {"type": "str"},
-                },
-            },
-            "absent": {"type": "list", "elements": "str", "default": []},
-            "mode": {"type": "raw", "default": "0644"},
-        },
-        supports_check_mode=True,
-    )
-    folder: str = module.params["dir"]
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        mode = octal_mode(module.params["mode"])
-    except ValueError:
-        module.fail_json(
-            msg=f"mode '{module.params['mode']}' is not an octal mode such as 0644. Nothing was changed."
-        )
-    for rec in module.params["records"]:
-        check_name(module, rec["name"])
-        if rec["subdir"] is not None:
-            check_name(module, rec["subdir"])
-    for name in module.params["absent"]:
-        check_name(module, name)
-
-    plan: list[tuple[str, str, str | None]] = []  # name, new text, old text
-    records: dict[str, Any] = {}
-    for rec in module.params["records"]:
-        rel = rec["name"] if rec["subdir"] is None else f"{rec['subdir']}/{rec['name']}"
-        path = os.path.join(folder, rel)
-        old = read_text(path)
-        content = rec["content"]
-        if rec["merge"] and old is not None:
-            try:
-                content = merged(json.loads(old), content)
-            except ValueError:
-                module.fail_json(
-                    msg=f"{path} is not JSON, so the new record cannot be merged into it: move it away and re-run. "
-                    "Nothing was changed."
-                )
-        records[rel] = content
-        text = to_text(content)
-        if text != old:
-            plan.append((rel, text, old))
-    gone = [n for n in module.params["absent"] if os.path.lexists(os.path.join(folder, n))]
-
-    result: dict[str, Any] = {
-        "changed": bool(plan or gone),
-        "written": [n for n, _, _ in plan],
-        "removed": gone,
-        "records": records,
-    }
-    if module._diff:
-        result["diff"] = [
-            {
-                "before_header": f"{folder}/{n}",
-                "after_header": f"{folder}/{n}",
-                "before": old or "",
-                "after": text,
-            }
-            for n, text, old in plan
-        ] + [
-            {
-                "before_header": f"{folder}/{n}",
-                "after_header": f"{folder}/{n}",
-                "before": "(record)\n",
-                "after": "",
-            }
-            for n in gone
-        ]
-    if module.check_mode or not result["changed"]:
-        module.exit_json(**result)
-    try:
-        for name, text, _ in plan:
-            path = os.path.join(folder, name)
-            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-            write_atomic(path, text, mode)
-        for name in gone:
-            os.unlink(os.path.join(folder, name))
-    except OSError as err:
-        module.fail_json(
-            msg=f"cannot write the records in {folder}: {err}. Check the path and the disk.", **result
-        )
+        result = apply(module.params, module.check_mode, module._diff)
+    except RecordError as err:
+        module.fail_json(msg=err.msg, **err.result)
     module.exit_json(**result)
 
 

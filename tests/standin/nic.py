@@ -72,7 +72,12 @@ def ethtool(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def run_module(
-    module: str, args: dict[str, Any], check: bool = False, diff: bool = False, netns: str | None = None
+    module: str,
+    args: dict[str, Any],
+    check: bool = False,
+    diff: bool = False,
+    netns: str | None = None,
+    extra_vars: str = "ansible_python_interpreter=/usr/bin/python3",
 ) -> dict[str, Any]:
     """Run a floodgate module for real: `ansible localhost -m MODULE -a JSON` (inside network namespace
     `netns` when given), returning its result."""
@@ -87,7 +92,7 @@ def run_module(
     cmd = ["ip", "netns", "exec", netns] if netns else []
     cmd += [str(REPO / ".venv/bin/ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m", module]
     # the host side of a module runs on the system Python, as on a managed host
-    cmd += ["-e", "ansible_python_interpreter=/usr/bin/python3"]
+    cmd += ["-e", extra_vars]
     cmd += ["-a", json.dumps(args)]
     if check:
         cmd.append("--check")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from standin.nic import module_utils
 
 REPO = Path(__file__).resolve().parents[2]
 MODULES = sorted(p.stem for p in (REPO / "library").glob("*.py") if not p.name.startswith("_"))
@@ -46,12 +47,28 @@ def _argument_spec(name: str) -> tuple[set[str], bool]:
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "AnsibleModule":
             kw = {k.arg: k.value for k in node.keywords}
             spec = kw["argument_spec"]
-            assert isinstance(spec, ast.Dict), f"{name}: argument_spec is not a literal dict"
             check = (
                 isinstance(kw.get("supports_check_mode"), ast.Constant) and kw["supports_check_mode"].value
             )
+            if isinstance(
+                spec, ast.Name
+            ):  # a spec shared with an action plugin, from floodgate's module_utils
+                return set(_imported_spec(tree, spec.id)), bool(check)
+            assert isinstance(spec, ast.Dict), f"{name}: argument_spec is neither a literal dict nor imported"
             return {k.value for k in spec.keys if isinstance(k, ast.Constant)}, bool(check)
     raise AssertionError(f"{name}: no AnsibleModule(...) call")
+
+
+def _imported_spec(tree: ast.Module, name: str) -> dict:
+    """The dict `name` refers to, imported by the module from ansible.module_utils.floodgate.*."""
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and any(a.name == name for a in node.names):
+            prefix = "ansible.module_utils.floodgate."
+            assert node.module and node.module.startswith(prefix), f"{name} imported from {node.module}"
+            spec = getattr(module_utils(node.module.removeprefix(prefix)), name)
+            assert isinstance(spec, dict)
+            return spec
+    raise AssertionError(f"argument_spec={name} is not imported from floodgate's module_utils")
 
 
 def test_there_are_modules() -> None:

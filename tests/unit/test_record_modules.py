@@ -14,12 +14,20 @@ import pytest
 from standin.nic import run_module
 
 
+@pytest.fixture(params=["worker", "module"])
+def record_way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """floodgate_record on the controller both ways: written in the worker by its action plugin
+    (action_plugins/floodgate_record.py, the default) and run as the module (FLOODGATE_RECORD_IN_WORKER=0)."""
+    monkeypatch.setenv("FLOODGATE_RECORD_IN_WORKER", "1" if request.param == "worker" else "0")
+    return str(request.param)
+
+
 def nice(content: object) -> str:
     """A record as to_nice_json writes it (what the playbooks wrote before floodgate_record)."""
     return json.dumps(content, indent=4, sort_keys=True) + "\n"
 
 
-def test_record_writes_into_a_new_folder_then_changes_nothing(tmp_path: Path) -> None:
+def test_record_writes_into_a_new_folder_then_changes_nothing(tmp_path: Path, record_way: str) -> None:
     folder = tmp_path / "state" / "floodgate"
     records = [
         {"name": "state.json", "content": {"status": "applying", "interface": "eth3", "queue": 4}},
@@ -34,7 +42,7 @@ def test_record_writes_into_a_new_folder_then_changes_nothing(tmp_path: Path) ->
     assert again["changed"] is False and again["written"] == []
 
 
-def test_record_check_mode_shows_the_diff_and_writes_nothing(tmp_path: Path) -> None:
+def test_record_check_mode_shows_the_diff_and_writes_nothing(tmp_path: Path, record_way: str) -> None:
     (tmp_path / "state.json").write_text(nice({"status": "applying"}))
     res = run_module(
         "floodgate_record",
@@ -47,7 +55,7 @@ def test_record_check_mode_shows_the_diff_and_writes_nothing(tmp_path: Path) -> 
     assert json.loads((tmp_path / "state.json").read_text()) == {"status": "applying"}
 
 
-def test_record_merge_keeps_every_runs_additions(tmp_path: Path) -> None:
+def test_record_merge_keeps_every_runs_additions(tmp_path: Path, record_way: str) -> None:
     rec = tmp_path / "rss_steering-eth3-rules.json"
     rec.write_text(nice({"interface": "eth3", "locations": [2045], "ntuple_enabled": True, "other": 1}))
     res = run_module(
@@ -68,7 +76,7 @@ def test_record_merge_keeps_every_runs_additions(tmp_path: Path) -> None:
     assert json.loads(rec.read_text()) == want
 
 
-def test_record_refuses_bad_input_and_changes_nothing(tmp_path: Path) -> None:
+def test_record_refuses_bad_input_and_changes_nothing(tmp_path: Path, record_way: str) -> None:
     broken = tmp_path / "rules.json"
     broken.write_text("{not json")
     keep = tmp_path / "state.json"
@@ -101,7 +109,7 @@ def test_record_refuses_bad_input_and_changes_nothing(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.json", "state.json"]
 
 
-def test_record_absent_removes_named_records_only(tmp_path: Path) -> None:
+def test_record_absent_removes_named_records_only(tmp_path: Path, record_way: str) -> None:
     for name in ("a.json", "b.json", "c.json"):
         (tmp_path / name).write_text("{}\n")
     args = {"dir": str(tmp_path), "absent": ["a.json", "b.json", "missing.json"]}
@@ -334,7 +342,7 @@ def test_host_facts_and_nic_facts_fail_alike_on_a_bad_ethtool(tmp_path: Path) ->
         assert bad["msg"].startswith("lo: cannot read ethtool output (") and str(garbled) in bad["msg"], bad
 
 
-def test_record_subdir_keeps_a_batch_in_one_call_and_refuses_a_path(tmp_path: Path) -> None:
+def test_record_subdir_keeps_a_batch_in_one_call_and_refuses_a_path(tmp_path: Path, record_way: str) -> None:
     records = [
         {"subdir": host, "name": "snapshot-eth3.json", "content": {"format": 1, "host": host}}
         for host in ("edge1", "edge2")
@@ -444,3 +452,59 @@ def test_host_facts_checks_the_receivers_options_with_the_receiver_on_the_host(t
     res = run_module("floodgate_host_facts", dict(args, rules_binary=str(old), receiver_args=live))
     assert (res["args_checked"], res["args_error"]) == (False, None), res
     assert [p.name for p in tmp_path.iterdir()] == ["old-floodgate-rx"]
+
+
+def test_record_in_the_worker_gives_what_the_module_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same calls, one folder each way: the same results (written, removed, records, diff, check mode, the
+    messages of bad input, including what the argument spec refuses) and the same files."""
+    calls: list[tuple[dict[str, object], bool, bool]] = [
+        ({"records": [{"name": "state.json", "content": {"status": "applying", "q": 4}}]}, False, True),
+        ({"records": [{"name": "state.json", "content": {"status": "active"}}]}, True, True),
+        ({"records": [{"name": "r.json", "content": {"l": [1], "on": True}, "merge": True}]}, False, False),
+        ({"records": [{"name": "r.json", "content": {"l": [2], "on": False}, "merge": True}]}, False, True),
+        (
+            {"records": [{"subdir": "edge1", "name": "s.json", "content": [1, "x"]}], "mode": "0600"},
+            False,
+            False,
+        ),
+        ({"absent": ["r.json", "missing.json"]}, False, True),
+        ({"records": [{"name": "../escape.json", "content": {}}]}, False, False),
+        ({"records": [{"name": "a.json"}]}, False, False),
+        ({"records": [{"name": "a.json", "content": 1}], "bogus": 1}, False, False),
+        ({"records": "not a list"}, False, False),
+        ({"mode": "rw-r", "records": [{"name": "a.json", "content": {}}]}, False, False),
+    ]
+    got: dict[str, list[dict[str, object]]] = {}
+    for way in ("worker", "module"):
+        folder = tmp_path / way
+        monkeypatch.setenv("FLOODGATE_RECORD_IN_WORKER", "1" if way == "worker" else "0")
+        got[way] = []
+        for args, check, diff in calls:
+            res = run_module("floodgate_record", {"dir": str(folder), **args}, check=check, diff=diff)
+            res.pop("invocation", None)  # the module echoes its arguments; the plugin runs no module
+            got[way].append(json.loads(json.dumps(res).replace(str(folder), "DIR")))
+    for call, worker, module in zip(calls, got["worker"], got["module"], strict=True):
+        assert worker == module, call
+    assert [r.get("failed", False) for r in got["worker"]] == [False] * 6 + [True] * 5
+    files = {
+        way: sorted(str(p.relative_to(tmp_path / way)) for p in (tmp_path / way).rglob("*")) for way in got
+    }
+    assert files["worker"] == files["module"] == ["edge1", "edge1/s.json", "state.json"]
+    for name in ("state.json", "edge1/s.json"):
+        assert (tmp_path / "worker" / name).read_text() == (tmp_path / "module" / name).read_text()
+        assert (tmp_path / "worker" / name).stat().st_mode == (tmp_path / "module" / name).stat().st_mode
+
+
+def test_record_in_the_worker_starts_no_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the controller the plugin writes the records itself: with an interpreter that does not exist the module
+    cannot run, the plugin still writes; for a host (here: become), the module runs and fails on that interpreter."""
+    missing = "ansible_python_interpreter=/nonexistent/python3"
+    args = {"dir": str(tmp_path), "records": [{"name": "state.json", "content": {"status": "active"}}]}
+    monkeypatch.setenv("FLOODGATE_RECORD_IN_WORKER", "1")
+    res = run_module("floodgate_record", args, extra_vars=missing)
+    assert res.get("failed") is not True and res["written"] == ["state.json"]
+    monkeypatch.setenv("FLOODGATE_RECORD_IN_WORKER", "0")
+    res = run_module("floodgate_record", {**args, "records": []}, extra_vars=missing)
+    assert res.get("failed") is True and "/nonexistent/python3" in json.dumps(res)
