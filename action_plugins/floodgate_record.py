@@ -56,6 +56,8 @@ class ActionModule(ActionBase):
             return result
         records = _records()
         validated = ArgumentSpecValidator(records.ARGUMENT_SPEC).validate(dict(self._task.args))
+        # the arguments as the module reports them (its invocation), then its result or its refusal
+        result["invocation"] = {"module_args": validated.validated_parameters}
         if validated.error_messages:  # said as AnsibleModule says it: the first error
             msg = validated.errors.msg
             if isinstance(validated.errors[0], UnsupportedError):
