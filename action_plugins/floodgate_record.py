@@ -29,7 +29,9 @@ _MODULE_UTILS = Path(__file__).resolve().parent.parent / "module_utils" / "flood
 def _records() -> Any:
     """module_utils/floodgate/records.py as the module imports it (ansible.module_utils.floodgate.records). The
     controller's Python has no such package (Ansible ships module_utils to hosts only): registered here, in this
-    worker, from the repository's folder."""
+    worker, from the repository's folder. (filter_plugins/floodgate_filters.py's _load() loads one standalone file
+    under a private name; records.py imports its sibling files.py by the package's name, so the package itself is
+    registered, and only in the worker that writes - never in the controller's main process.)"""
     if _PACKAGE not in sys.modules:
         spec = importlib.util.spec_from_file_location(
             _PACKAGE, _MODULE_UTILS / "__init__.py", submodule_search_locations=[str(_MODULE_UTILS)]
