@@ -7,6 +7,10 @@ source "$(dirname "$0")/lib.sh"
 edges=${LAB_EDGES:-2}
 [[ "$edges" =~ ^[0-9]+$ ]] && [ "$edges" -ge 1 ] && [ "$edges" -le 50 ] ||
 	lab_die "LAB_EDGES must be 1..50 (got '$edges')"
+# How long a container's systemd may take to boot, in seconds (tests shorten it).
+boot_timeout=${LAB_BOOT_TIMEOUT:-60}
+[[ "$boot_timeout" =~ ^[0-9]+$ ]] && [ "$boot_timeout" -ge 1 ] ||
+	lab_die "LAB_BOOT_TIMEOUT must be whole seconds, at least 1 (got '$boot_timeout')"
 [ "$(id -u)" = 0 ] || lab_die "the lab needs root (podman with runc, veth, BPF)"
 for tool in podman runc bpftool tc clang nsenter; do
 	command -v "$tool" >/dev/null || lab_die "$tool missing: run 'make deps'"
@@ -34,19 +38,41 @@ ensure_container() {
 		--network none "$@" "$image" /sbin/init >/dev/null
 }
 
+# Waits until systemd in container $1 has booted (running or degraded). Returns 1 after boot_timeout, having
+# printed the last state, what podman exec said, podman's view of the container and the end of its console.
 wait_systemd() {
-	local name=$1 state
-	for _ in $(seq 1 120); do
-		state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
-		case $state in running | degraded) return 0 ;; esac
+	local name=$1 state err=$LAB_STATE/boot-$1.err deadline=$((SECONDS + boot_timeout))
+	while :; do
+		state=$(timeout 10 podman exec "$name" systemctl is-system-running 2>"$err") || true
+		case $state in running | degraded) rm -f "$err" && return 0 ;; esac
+		[ "$SECONDS" -lt "$deadline" ] || break
 		sleep 0.5
 	done
-	lab_die "$name: systemd did not come up (state: ${state:-none})"
+	lab_log "$name: systemd did not come up in ${boot_timeout} s (state: ${state:-none};" \
+		"podman exec: $(tail -n 1 "$err" 2>/dev/null || true))"
+	podman inspect -f '{{.State.Status}}, pid {{.State.Pid}}, exit code {{.State.ExitCode}} {{.State.Error}}' \
+		"$name" 2>&1 | sed "s/^/lab: $name: podman: /" >&2 || true
+	podman logs --tail 15 "$name" 2>&1 | sed "s/^/lab: $name: console: /" >&2 || true
+	rm -f "$err"
+	return 1
+}
+
+# Container $1 (hostname $2, podman args after) booted. One that does not boot is started again, once: a running
+# container whose systemd never came up would otherwise be kept by every later lab-up (ensure_container keeps
+# what runs the right image), failing each of them the same way until lab-down.
+boot() {
+	local name=$1
+	wait_systemd "$name" && return 0
+	lab_log "$name: removing it and starting it again (once)"
+	podman rm -f -t 0 "$name" >/dev/null
+	ensure_container "$@"
+	wait_systemd "$name" || lab_die "$name: systemd did not come up twice (podman's view and its console above)"
 }
 
 # The wire plays the internet: legit clients (10.98.0.0/24, local on the wire) and the flood generator. It
 # needs raw sockets for the flood (AF_PACKET) and nothing else: not privileged.
-ensure_container "$LAB_WIRE" wire --cap-add NET_RAW --cap-add NET_ADMIN
+wire_args=(wire --cap-add NET_RAW --cap-add NET_ADMIN)
+ensure_container "$LAB_WIRE" "${wire_args[@]}"
 # Edges are privileged: XDP attach and libxdp's dispatcher (CAP_NET_ADMIN, CAP_BPF, CAP_SYS_ADMIN to mount
 # bpffs), AF_XDP sockets, TUN re-injection (/dev/net/tun), writable /sys for the receiver's tuning.
 for n in $(seq 1 "$edges"); do
@@ -60,7 +86,7 @@ for name in $(podman ps -a --filter label=floodgate-lab=1 --format '{{.Names}}')
 	fi
 done
 
-wait_systemd "$LAB_WIRE"
+boot "$LAB_WIRE" "${wire_args[@]}"
 wpid=$(lab_pid "$LAB_WIRE")
 wire() { nsenter -t "$wpid" -n "$@"; }
 podman cp "$build/fg-flood" "$LAB_WIRE:/usr/local/bin/fg-flood"
@@ -73,7 +99,7 @@ wire ip route replace blackhole 10.96.0.0/16
 
 for n in $(seq 1 "$edges"); do
 	name=$LAB_EDGE_PREFIX$n
-	wait_systemd "$name"
+	boot "$name" "edge$n" --privileged
 	epid=$(lab_pid "$name")
 	edge_ip=10.99.$n.2
 	# bpffs for libxdp's dispatcher and the NIC model's maps.

@@ -26,6 +26,7 @@ for s in up.sh attack.sh; do
 	sed -e "s#floodgate-lab=1#floodgate-$name=1#g" -e 's#^build=\$LAB_STATE/build#build=$LAB_DIR/.state/build#' \
 		-e 's#--network none "\$@"#--network "${LAB_NET:-none}" "$@"#' \
 		-e 's#^\(\s*\)ensure_container "\$LAB_EDGE_PREFIX\$n"#\1LAB_NET=podman ensure_container "$LAB_EDGE_PREFIX$n"#' \
+		-e 's#^\(\s*\)boot "\$name" "edge\$n"#\1LAB_NET=podman boot "$name" "edge$n"#' \
 		"$lab/$s" >"$copy/$s"
 	chmod 755 "$copy/$s"
 done
@@ -34,7 +35,7 @@ export CONTAINERS_CONF=$state/containers.conf
 case ${1:-} in
 up)
 	edges=${2:?edges}
-	grep -q 'LAB_NET=podman ensure_container' "$copy/up.sh" || { echo "fleet lab: lab/up.sh changed: update lab/fleet/lab.sh" >&2; exit 1; }
+	[ "$(grep -c 'LAB_NET=podman \(ensure_container\|boot\) ' "$copy/up.sh")" = 2 ] || { echo "fleet lab: lab/up.sh changed: update lab/fleet/lab.sh" >&2; exit 1; }
 	LAB_EDGES=$edges "$copy/up.sh"
 	# sshd on every edge with the controller's lab key (root login by key only, as Ansible connects in
 	# production); the edges' management addresses are recorded for the ssh inventory.
