@@ -76,12 +76,15 @@ def lab() -> Iterator[dict[str, str]]:
             pytest.skip(f"{tool} is not installed (make deps installs it)")
     env = molecule_env(FG_LAB_MANAGED="1", CONTAINERS_CONF=str(ROOT / "lab" / ".state" / "containers.conf"))
     start = time.monotonic()
-    up = subprocess.run([str(ROOT / "lab" / "up.sh")], env=env, capture_output=True, text=True, check=False)
-    assert up.returncode == 0, up.stdout + up.stderr
-    print(f"lab up: {time.monotonic() - start:.1f} s")
     try:
+        up = subprocess.run(
+            [str(ROOT / "lab" / "up.sh")], env=env, capture_output=True, text=True, check=False
+        )
+        assert up.returncode == 0, up.stdout + up.stderr
+        print(f"lab up: {time.monotonic() - start:.1f} s")
         yield env
     finally:
+        # Down even after a failed lab-up: what it started must not be left to the next test module.
         start = time.monotonic()
         down = subprocess.run(
             [str(ROOT / "lab" / "down.sh")], env=env, capture_output=True, text=True, check=False
