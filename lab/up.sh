@@ -39,7 +39,7 @@ ensure_container() {
 }
 
 # Waits until systemd in container $1 has booted (running or degraded). Returns 1 after boot_timeout, having
-# printed the last state, what podman exec said, podman's view of the container and the end of its console.
+# printed the last state, what podman exec said, podman's view of the container and the last lines it printed.
 wait_systemd() {
 	local name=$1 state err=$LAB_STATE/boot-$1.err deadline=$((SECONDS + boot_timeout))
 	while :; do
@@ -52,7 +52,7 @@ wait_systemd() {
 		"podman exec: $(tail -n 1 "$err" 2>/dev/null || true))"
 	podman inspect -f '{{.State.Status}}, pid {{.State.Pid}}, exit code {{.State.ExitCode}} {{.State.Error}}' \
 		"$name" 2>&1 | sed "s/^/lab: $name: podman: /" >&2 || true
-	podman logs --tail 15 "$name" 2>&1 | sed "s/^/lab: $name: console: /" >&2 || true
+	podman logs --tail 15 "$name" 2>&1 | sed "s/^/lab: $name: output: /" >&2 || true
 	rm -f "$err"
 	return 1
 }
@@ -66,7 +66,7 @@ boot() {
 	lab_log "$name: removing it and starting it again (once)"
 	podman rm -f -t 0 "$name" >/dev/null
 	ensure_container "$@"
-	wait_systemd "$name" || lab_die "$name: systemd did not come up twice (podman's view and its console above)"
+	wait_systemd "$name" || lab_die "$name: systemd did not come up twice (podman's view and its output above)"
 }
 
 # The wire plays the internet: legit clients (10.98.0.0/24, local on the wire) and the flood generator. It

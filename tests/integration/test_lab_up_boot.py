@@ -4,9 +4,9 @@ A running container of the lab image whose systemd is not up must not be kept: e
 runs the right image, so before this test's change one wire that failed its boot failed every later lab-up of the
 CI run the same way ("fg-wire: systemd did not come up (state: none)", until a lab-down nobody ran). Here a fleet
 lab of its own (lab/fleet/lab.sh, which runs a copy of lab/up.sh) finds its wire and its edge already running the
-lab image with `sleep infinity` as PID 1: lab-up must report each one (state, podman's view, console), start it
-again with the same podman arguments (the edge back on the management network, which its sshd check proves), and
-end with systemd as PID 1 on both. A bad LAB_BOOT_TIMEOUT is refused before anything is touched.
+lab image with `sleep infinity` as PID 1: lab-up must report each one (state, podman exec's error, podman's view),
+start it again with the same podman arguments (the edge back on the management network, which its sshd check
+proves), and end with systemd as PID 1 on both. A bad LAB_BOOT_TIMEOUT is refused before anything is touched.
 """
 
 from __future__ import annotations
