@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import json
+import operator
 import os
 import pathlib
 import threading
@@ -43,6 +44,7 @@ import mitogen.master
 import mitogen.parent
 from ansible._internal._display_utils import DeferredWarningContext
 from ansible._internal._templating import _engine, _jinja_bits
+from ansible._internal._templating._lazy_containers import _AnsibleLazyTemplateDict, _AnsibleLazyTemplateMixin
 from ansible.errors import AnsibleError
 from ansible.executor.task_result import _RawTaskResult
 from ansible.parsing.dataloader import DataLoader
@@ -81,6 +83,8 @@ description:
     FLOODGATE_PLUGIN_LOOKUP_CACHE=0).
   - A host without facts (floodgate's plays gather none) gets its variables without ansible-core's walk of every
     connection plugin to clean facts it does not have (FLOODGATE_CLEAN_FACTS_SHORTCUT=0).
+  - A task's variables are wrapped for lazy templating once while they do not change, not at every render; each
+    render still gets its own copy of the wrapper (FLOODGATE_LAZY_VARS_CACHE=0).
 author: floodgate
 """
 
@@ -406,6 +410,49 @@ def _clean_facts_of(facts):
 
 if _switched_on("FLOODGATE_CLEAN_FACTS_SHORTCUT"):
     ansible.vars.manager.clean_facts = _clean_facts_of
+
+
+# A task's variables wrapped for lazy templating once, not at every render. Each template render (each task
+# argument, condition, and each variable that is itself a template) starts a Jinja context, and ansible-core wraps
+# the templar's variables - a plain dict of ~200 entries for a task of mitigate.yml - in a new lazy dict, one
+# Python-level wrapper per entry, each time (_jinja_bits._flatten_and_lazify_vars): a render's cost grew with the
+# number of variables (0.12 ms at 100, 0.45 ms at 1,000 for `{{ b }}` with the compiled code cached; session 22,
+# docs/fleet.md). Here the wrapper of a dict of more than 16 entries is made once per (dict, templar) and each
+# render gets a copy of it (a C-level copy of its entries, still unrendered): a render never sees values another
+# render produced, as before. The wrapper is used only while the dict holds the same keys and the same value
+# objects (checked by identity at each use): a value set or replaced since (a registered result, a loop's item)
+# makes a new one. FLOODGATE_LAZY_VARS_CACHE=0 turns it off.
+_flatten_and_lazify_vars = _jinja_bits._flatten_and_lazify_vars
+_LAZY_VARS_MIN = 17
+_LAZY_VARS_KEEP = 8
+_LAZY_VARS: dict[tuple[int, int], tuple[t.Any, ...]] = {}
+
+
+def _flatten_and_lazify_vars_kept(mapping):
+    context = _engine.TemplateContext.current(optional=True) if type(mapping) is dict else None
+    if context is None or len(mapping) < _LAZY_VARS_MIN:
+        yield from _flatten_and_lazify_vars(mapping)
+        return
+    templar = context.templar
+    key = (id(mapping), id(templar))
+    kept = _LAZY_VARS.get(key)
+    if not (
+        kept is not None
+        and kept[0] is mapping  # the entry holds both: their ids cannot be reused while it is kept
+        and kept[1] is templar
+        and len(mapping) == len(kept[2])
+        and all(map(operator.is_, mapping, kept[2]))
+        and all(map(operator.is_, mapping.values(), kept[3]))
+    ):
+        if len(_LAZY_VARS) >= _LAZY_VARS_KEEP:
+            _LAZY_VARS.clear()
+        lazy = _AnsibleLazyTemplateMixin._try_create(mapping)
+        kept = _LAZY_VARS[key] = (mapping, templar, list(mapping), list(mapping.values()), lazy)
+    yield _AnsibleLazyTemplateDict(kept[4])
+
+
+if _switched_on("FLOODGATE_LAZY_VARS_CACHE"):
+    _jinja_bits._flatten_and_lazify_vars = _flatten_and_lazify_vars_kept
 
 
 # Each module's dependencies scanned without compiling the same module_utils again. mitogen's controller finds the
