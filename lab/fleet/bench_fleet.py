@@ -187,7 +187,13 @@ CPUTIME_ENV = {
 
 
 def play(
-    mode: str, edges: int, step: str, extra_env: dict[str, str], connection: str, cputime: bool = False
+    mode: str,
+    edges: int,
+    step: str,
+    extra_env: dict[str, str],
+    connection: str,
+    cputime: bool = False,
+    tag: str = "",
 ) -> dict[str, object]:
     """Runs one playbook; returns its wall time, rc, per-host recap and the run summary's results."""
     action = "unmitigate" if step in ("unmitigate", "cleanup") else "mitigate"
@@ -195,7 +201,7 @@ def play(
         ROOT / "lab" / "fleet" / f"with-facts-{action}.yml" if mode == "defaults" else ROOT / f"{action}.yml"
     )
     inventory = mitogen_inventory(INVENTORY) if mode == "project" and connection == "podman" else INVENTORY
-    run_dir = OUT / f"{mode}-{edges}-{step}"
+    run_dir = OUT / f"{mode}-{edges}-{step}{tag}"
     run_dir.mkdir(parents=True, exist_ok=True)
     env = dict(
         os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), CONTAINERS_CONF=str(STATE / "containers.conf")
@@ -280,11 +286,19 @@ def main() -> int:
     )
     ap.add_argument("--keep-lab", action="store_true", help="leave the last lab up")
     ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="rounds of every column per size, the columns' order reversed each round; the table gives medians",
+    )
+    ap.add_argument(
         "--cputime",
         action="store_true",
         help="write the controller's CPU per task to each run's cputime.txt (callback fg_cputime)",
     )
     a = ap.parse_args()
+    if a.rounds < 1:
+        ap.error("--rounds must be at least 1")
     sizes = [int(s) for s in a.sizes.split(",")]
     modes = a.modes.split(",")
     unknown = set(modes) - set(MODES)
@@ -316,18 +330,23 @@ def main() -> int:
         )
         # Start from no mitigation on the fleet's edges (a previous interrupted run may have left one).
         play(cleanup, n, "cleanup", envs[cleanup], a.connection)
-        for mode in modes:
+        # Round k runs the columns in the order given, round k+1 in reverse: a machine that slows or speeds up
+        # during the bench weighs on every column alike, not on the one that happens to run first.
+        rounds = [(k, modes if k % 2 == 0 else modes[::-1]) for k in range(a.rounds)]
+        for k, mode in [(k, m) for k, order in rounds for m in order]:
+            tag = f"-r{k + 1}" if a.rounds > 1 else ""
             steps = a.defaults_steps if mode == "defaults" and a.defaults_steps else a.steps
             closed = close_masters(mode)  # the column's first run opens its connections, as a first run does
             remove_receiver_binary(n)  # the same first mitigation in every column
             print(f"bench-fleet: {mode}: {closed} SSH master(s) closed before its first run", file=sys.stderr)
             for step in steps.split(","):
                 load_before = os.getloadavg()[0]
-                r = play(mode, n, step, envs[mode], a.connection, a.cputime)
+                r = play(mode, n, step, envs[mode], a.connection, a.cputime, tag)
                 r.update(
                     edges=n,
                     mode=mode,
                     step=step,
+                    round=k + 1,
                     connection=a.connection,
                     lab_up=round(up, 1),
                     load_before=load_before,
@@ -337,7 +356,7 @@ def main() -> int:
                 rows.append(r)
                 (OUT / "results.json").write_text(json.dumps(rows, indent=1) + "\n")  # kept if interrupted
                 print(
-                    f"bench-fleet: {n:3d} edges {mode:10s} {step:10s} {r['wall']:7.1f} s (CPU s: controller {r['controller_cpu']}, edges {r['edges_cpu']}, machine {r['machine_cpu']}) rc={r['rc']} "
+                    f"bench-fleet: {n:3d} edges {mode:10s} {step:10s} round {k + 1} {r['wall']:7.1f} s (CPU s: controller {r['controller_cpu']}, edges {r['edges_cpu']}, machine {r['machine_cpu']}) rc={r['rc']} "
                     f"changed_hosts={r['changed_hosts']} failed_hosts={r['failed_hosts']} tasks/host={r['tasks_per_host']} "
                     f"{r['results']} "
                     f"load {load_before:.1f} -> {r['load']:.1f}, SSH masters after it {r['ssh_masters']}",
@@ -356,29 +375,46 @@ def main() -> int:
 
 
 def print_table(rows: list[dict[str, object]], modes: list[str], connection: str) -> None:
-    by = {(r["edges"], r["mode"], r["step"]): r for r in rows}
-    print(f"\nfleet wall time, seconds (lab edges over {connection}; 2 cores; same request in every column)")
+    """The wall time per size, step and column - the median of its rounds - and the speed-up of the medians; with
+    more than one round, each round's own speed-up too (its two columns ran next to each other)."""
+    runs: dict[tuple[object, object, object], list[dict[str, object]]] = {}
+    for r in rows:
+        runs.setdefault((r["edges"], r["mode"], r["step"]), []).append(r)
+    rounds = max((len(v) for v in runs.values()), default=1)
+    what = "median of " + str(rounds) + " rounds, " if rounds > 1 else ""
+    print(
+        f"\nfleet wall time, seconds ({what}lab edges over {connection}; 2 cores; same request in every column)"
+    )
     head = f"{'edges':>5} {'step':<11}" + "".join(f"{m:>11}" for m in modes)
-    if "defaults" in modes and "project" in modes:
-        head += f"{'speed-up':>10}"
+    both = "defaults" in modes and "project" in modes
+    if both:
+        head += f"{'speed-up':>10}" + ("   each round" if rounds > 1 else "")
     print(head)
+
+    def wall(key: tuple[object, object, object]) -> float:
+        return statistics.median(float(r["wall"]) for r in runs[key])  # type: ignore[arg-type]
+
     for n in sorted({r["edges"] for r in rows}):  # type: ignore[type-var]
         for step in ("mitigate", "rerun", "unmitigate"):
-            if not any((n, m, step) in by for m in modes):
+            if not any((n, m, step) in runs for m in modes):
                 continue
             line = f"{n:>5} {step:<11}"
             for m in modes:
-                r = by.get((n, m, step))
-                line += f"{r['wall']:>10.1f}{' ' if r['rc'] == 0 else '!'}" if r else f"{'-':>11}"
-            d, p = by.get((n, "defaults", step)), by.get((n, "project", step))
-            if d and p:
-                line += f"{float(d['wall']) / float(p['wall']):>9.1f}x"  # type: ignore[arg-type]
-            loads = [float(by[(n, m, step)]["load"]) for m in modes if (n, m, step) in by]  # type: ignore[arg-type]
+                key = (n, m, step)
+                ok = key in runs and all(r["rc"] == 0 for r in runs[key])
+                line += f"{wall(key):>10.1f}{' ' if ok else '!'}" if key in runs else f"{'-':>11}"
+            d, p = (n, "defaults", step), (n, "project", step)
+            if both and d in runs and p in runs:
+                line += f"{wall(d) / wall(p):>9.1f}x"
+                if rounds > 1:
+                    pairs = zip(runs[d], runs[p], strict=False)
+                    line += "   " + " ".join(f"{float(x['wall']) / float(y['wall']):.1f}x" for x, y in pairs)  # type: ignore[arg-type]
+            loads = [float(runs[(n, m, step)][-1]["load"]) for m in modes if (n, m, step) in runs]  # type: ignore[arg-type]
             line += "   load " + "/".join(f"{x:.1f}" for x in loads)
             print(line)
     print(
-        "! = the run failed (see lab/.state/fleet/bench/*/ansible.log); rerun = mitigate.yml again (idempotent);\n"
-        "load = 1-minute load average at the end of each column's run (2 cores: above 2 the machine is shared)"
+        "! = a run failed (see lab/.state/fleet/bench/*/ansible.log); rerun = mitigate.yml again (idempotent);\n"
+        "load = 1-minute load average at the end of each column's (last) run (2 cores: above 2 the machine is shared)"
     )
 
 

@@ -114,5 +114,6 @@ def test_each_templar_and_dict_has_its_own_entry_and_the_cache_is_bounded(
 
 def test_small_dicts_go_through_ansible_core(kept: dict[tuple[int, int], tuple[Any, ...]]) -> None:
     small = {"iface": "eth3", "queue": 4, "instance": trust_as_template("{{ iface }}-{{ queue }}")}
-    assert Templar(loader=DataLoader(), variables=small).template(trust_as_template("{{ instance }}")) == "eth3-4"
+    templar = Templar(loader=DataLoader(), variables=small)
+    assert templar.template(trust_as_template("{{ instance }}")) == "eth3-4"
     assert not kept
