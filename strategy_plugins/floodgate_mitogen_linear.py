@@ -416,7 +416,7 @@ if _switched_on("FLOODGATE_CLEAN_FACTS_SHORTCUT"):
 # argument, condition, and each variable that is itself a template) starts a Jinja context, and ansible-core wraps
 # the templar's variables - a plain dict of ~200 entries for a task of mitigate.yml - in a new lazy dict, one
 # Python-level wrapper per entry, each time (_jinja_bits._flatten_and_lazify_vars): a render's cost grew with the
-# number of variables (0.12 ms at 100, 0.45 ms at 1,000 for `{{ b }}` with the compiled code cached; session 22,
+# number of variables (0.09 ms at 100, 0.52 ms at 1,000 for `{{ b }}` with the compiled code cached; session 22,
 # docs/fleet.md). Here the wrapper of a dict of more than 16 entries is made once per (dict, templar) and each
 # render gets a copy of it (a C-level copy of its entries, still unrendered): a render never sees values another
 # render produced, as before. The wrapper is used only while the dict holds the same keys and the same value
