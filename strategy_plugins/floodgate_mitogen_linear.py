@@ -434,12 +434,11 @@ def _flatten_and_lazify_vars_kept(mapping):
         yield from _flatten_and_lazify_vars(mapping)
         return
     templar = context.templar
+    # The entry holds the dict and the templar: their ids cannot be reused by other objects while it is kept.
     key = (id(mapping), id(templar))
     kept = _LAZY_VARS.get(key)
     if not (
         kept is not None
-        and kept[0] is mapping  # the entry holds both: their ids cannot be reused while it is kept
-        and kept[1] is templar
         and len(mapping) == len(kept[2])
         and all(map(operator.is_, mapping, kept[2]))
         and all(map(operator.is_, mapping.values(), kept[3]))
